@@ -1,0 +1,121 @@
+/* The io_uring wrapper every engine core runs its loop on. Engine code never calls liburing
+ * directly: it submits caller-owned operations (sc_io_op_t) and gets their callbacks.
+ * Owns: one ring per core, created on and used only by that core (SINGLE_ISSUER, DEFER_TASKRUN).
+ * Submitting never allocates and never fails for a full submission queue: such ops are parked
+ * and submitted on the next turn. Callbacks run from sc_uring_run, never from inside a submit. */
+#ifndef SC_URING_H
+#define SC_URING_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <liburing.h>
+
+#include "base/err.h"
+
+typedef struct sc_io_op sc_io_op_t;
+
+/* res: bytes or an fd (>= 0), or -errno. more: the op is multishot and stays armed. */
+typedef void (*sc_io_done_fn)(sc_io_op_t *op, int res, int more);
+
+typedef enum {
+    SC_IO_NOP = 1,
+    SC_IO_ACCEPT,     /* multishot */
+    SC_IO_RECV,
+    SC_IO_SEND,
+    SC_IO_READ,
+    SC_IO_WRITE,
+    SC_IO_CLOSE,
+    SC_IO_TIMEOUT,    /* relative timeout in ns (ts) */
+} sc_io_kind_t;
+
+struct sc_io_op {
+    sc_io_op_t *next; /* intrusive link for the parked queue */
+    sc_io_done_fn done;
+    void *ctx;
+    /* parameters, kept so a parked op can be prepared later */
+    uint8_t kind;
+    uint8_t inflight; /* set between submission and the final completion */
+    int fd;
+    void *buf;
+    uint32_t len;
+    uint64_t off;
+    struct __kernel_timespec ts;
+};
+
+typedef struct sc_uring {
+    struct io_uring ring;
+    sc_io_op_t *parked_head, *parked_tail;
+    unsigned entries;
+    uint64_t ops_submitted;
+    uint64_t ops_completed;
+    int ready;
+} sc_uring_t;
+
+/* Create the ring on the calling thread (the only thread that may use it afterwards). Probes the
+ * kernel for the features the engine needs. 0, or -errno with err naming the likely cause
+ * (kernel.io_uring_disabled, seccomp, RLIMIT_MEMLOCK) and the fix. */
+SC_MUST_USE int sc_uring_init(sc_uring_t *u, unsigned entries, sc_err_t *err);
+void sc_uring_fini(sc_uring_t *u);
+
+/* Queue op (owned by the caller, must stay valid until its final callback). */
+void sc_uring_submit(sc_uring_t *u, sc_io_op_t *op);
+
+static inline void sc_io_nop(sc_uring_t *u, sc_io_op_t *op)
+{
+    op->kind = SC_IO_NOP;
+    sc_uring_submit(u, op);
+}
+static inline void sc_io_accept(sc_uring_t *u, sc_io_op_t *op, int fd)
+{
+    op->kind = SC_IO_ACCEPT;
+    op->fd = fd;
+    sc_uring_submit(u, op);
+}
+static inline void sc_io_recv(sc_uring_t *u, sc_io_op_t *op, int fd, void *buf, uint32_t len)
+{
+    op->kind = SC_IO_RECV;
+    op->fd = fd;
+    op->buf = buf;
+    op->len = len;
+    sc_uring_submit(u, op);
+}
+static inline void sc_io_send(sc_uring_t *u, sc_io_op_t *op, int fd, const void *buf, uint32_t len)
+{
+    op->kind = SC_IO_SEND;
+    op->fd = fd;
+    op->buf = (void *)(uintptr_t)buf;
+    op->len = len;
+    sc_uring_submit(u, op);
+}
+static inline void sc_io_read(sc_uring_t *u, sc_io_op_t *op, int fd, void *buf, uint32_t len,
+                              uint64_t off)
+{
+    op->kind = SC_IO_READ;
+    op->fd = fd;
+    op->buf = buf;
+    op->len = len;
+    op->off = off;
+    sc_uring_submit(u, op);
+}
+static inline void sc_io_close(sc_uring_t *u, sc_io_op_t *op, int fd)
+{
+    op->kind = SC_IO_CLOSE;
+    op->fd = fd;
+    sc_uring_submit(u, op);
+}
+static inline void sc_io_timeout(sc_uring_t *u, sc_io_op_t *op, int64_t ns)
+{
+    op->kind = SC_IO_TIMEOUT;
+    op->ts.tv_sec = ns / 1000000000LL;
+    op->ts.tv_nsec = ns % 1000000000LL;
+    sc_uring_submit(u, op);
+}
+
+/* Submit what is queued, wait for at least one completion or until timeout_ns passes
+ * (timeout_ns < 0: wait without limit; 0: do not wait), then run the callbacks of every reaped
+ * completion. Returns the number of callbacks run, or -errno from the kernel. */
+SC_MUST_USE int sc_uring_run(sc_uring_t *u, int64_t timeout_ns);
+
+#endif

@@ -1,0 +1,213 @@
+/* Routes of the front door that belong to the process itself (/ready, /metrics, status), and
+ * the assembly of engine + modules. Handlers here run on ingest cores and must not block. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/clock.h"
+#include "base/log.h"
+#include "engine/heap.h"
+#include "net/app.h"
+#include "net/sc_build_info.h"
+
+#ifndef __VERSION__
+#define __VERSION__ "unknown"
+#endif
+#if defined(__clang__)
+#define SC_COMPILER "clang " __VERSION__
+#else
+#define SC_COMPILER "gcc " __VERSION__
+#endif
+
+static void h_ready(sc_http_conn_t *c, sc_http_req_t *req, void *ctx)
+{
+    (void)req;
+    sc_app_t *app = ctx;
+    uint32_t up = sc_engine_cores_up(app->engine), n = sc_engine_cores(app->engine);
+    if (sc_engine_stopping(app->engine)) {
+        static const char msg[] = "shutting down\n";
+        sc_http_respond(c, 503, "text/plain; charset=utf-8", NULL, msg, sizeof(msg) - 1);
+        return;
+    }
+    if (up < n) {
+        char msg[96];
+        int len = snprintf(msg, sizeof(msg), "not ready: %u of %u engine cores up\n", up, n);
+        sc_http_respond(c, 503, "text/plain; charset=utf-8", NULL, msg, (size_t)len);
+        return;
+    }
+    sc_http_respond(c, 200, "text/plain; charset=utf-8", NULL, "ready", 5);
+}
+
+static void h_metrics(sc_http_conn_t *c, sc_http_req_t *req, void *ctx)
+{
+    (void)req;
+    sc_buf_t b;
+    sc_buf_init(&b, SC_MiB(16));
+    if (sc_app_metrics(ctx, &b) < 0 || b.failed) {
+        sc_http_respond_error(c, 500, "internal", "metrics: out of memory");
+    } else {
+        sc_http_respond(c, 200, "text/plain; version=0.0.4; charset=utf-8", NULL, b.data, b.len);
+    }
+    sc_buf_free(&b);
+}
+
+static void json_str(sc_buf_t *b, const char *s)
+{
+    sc_buf_puts(b, "\"");
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\') {
+            sc_buf_printf(b, "\\%c", *s);
+        } else if ((unsigned char)*s < 0x20) {
+            sc_buf_printf(b, "\\u%04x", (unsigned char)*s);
+        } else {
+            sc_buf_append(b, s, 1);
+        }
+    }
+    sc_buf_puts(b, "\"");
+}
+
+static void h_buildinfo(sc_http_conn_t *c, sc_http_req_t *req, void *ctx)
+{
+    (void)req;
+    (void)ctx;
+    sc_buf_t b;
+    sc_buf_init(&b, SC_KiB(4));
+    /* Shape of Pyroscope's grpc-gateway answer: every field present, lowerCamelCase. */
+    sc_buf_puts(&b, "{\"status\":\"success\",\"data\":{\"version\":");
+    json_str(&b, SC_VERSION);
+    sc_buf_puts(&b, ",\"revision\":");
+    json_str(&b, SC_REVISION);
+    sc_buf_puts(&b, ",\"branch\":");
+    json_str(&b, SC_BRANCH);
+    sc_buf_puts(&b, ",\"buildUser\":\"\",\"buildDate\":");
+    json_str(&b, SC_BUILD_DATE);
+    sc_buf_puts(&b, ",\"goVersion\":");
+    json_str(&b, SC_COMPILER);
+    sc_buf_puts(&b, "}}");
+    if (b.failed) {
+        sc_http_respond_error(c, 500, "internal", "buildinfo: out of memory");
+    } else {
+        sc_http_respond(c, 200, "application/json", NULL, b.data, b.len);
+    }
+    sc_buf_free(&b);
+}
+
+typedef enum { CONFIG_EFFECTIVE, CONFIG_DIFF, CONFIG_DEFAULT } config_view_t;
+
+static void respond_config(sc_http_conn_t *c, sc_app_t *app, config_view_t view)
+{
+    sc_buf_t b;
+    sc_buf_init(&b, SC_MiB(1));
+    int rc;
+    if (view == CONFIG_DEFAULT) {
+        sc_config_t def;
+        memset(&def, 0, sizeof(def));
+        rc = sc_opts_defaults(sc_config_opts, sc_config_opts_count, &def, NULL);
+        if (rc == 0) rc = sc_opts_dump_yaml(sc_config_opts, sc_config_opts_count, &def, 0, &b);
+    } else {
+        rc = sc_opts_dump_yaml(sc_config_opts, sc_config_opts_count, &app->cfg,
+                               view == CONFIG_DIFF, &b);
+    }
+    if (rc < 0) {
+        sc_http_respond_error(c, 500, "internal", "config: cannot render");
+    } else {
+        sc_http_respond(c, 200, "text/plain; charset=utf-8", NULL, b.data, b.len);
+    }
+    sc_buf_free(&b);
+}
+
+static void h_config(sc_http_conn_t *c, sc_http_req_t *req, void *ctx)
+{
+    (void)req;
+    respond_config(c, ctx, CONFIG_EFFECTIVE);
+}
+
+static void h_config_diff(sc_http_conn_t *c, sc_http_req_t *req, void *ctx)
+{
+    (void)req;
+    respond_config(c, ctx, CONFIG_DIFF);
+}
+
+static void h_config_default(sc_http_conn_t *c, sc_http_req_t *req, void *ctx)
+{
+    (void)req;
+    respond_config(c, ctx, CONFIG_DEFAULT);
+}
+
+static void add_route(sc_app_t *app, const char *path, unsigned methods, sc_http_handler_fn fn)
+{
+    SC_ASSERT(app->routes_count < SC_APP_ROUTES_MAX);
+    SC_ASSERT(app->routes_count + 1 < SC_HTTP_ROUTES_MAX); /* stats slot 0 is "unmatched" */
+    app->routes[app->routes_count++] =
+        (sc_http_route_t){.path = path, .methods = methods, .fn = fn, .ctx = app, .label = path};
+}
+
+static int ensure_dir(const char *path, sc_err_t *err)
+{
+    char tmp[512];
+    snprintf(tmp, sizeof(tmp), "%s", path);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(tmp, 0755) < 0 && errno != EEXIST) goto fail;
+        *p = '/';
+    }
+    if (mkdir(tmp, 0755) < 0 && errno != EEXIST) goto fail;
+    if (access(tmp, W_OK) < 0) goto fail;
+    return 0;
+fail:
+    return sc_errf(err, -errno, "-storage.filesystem.dir \"%s\": cannot create or write %s: %s",
+                   path, tmp, strerror(errno));
+}
+
+int sc_app_init(sc_app_t *app, sc_err_t *err)
+{
+    app->start_wall_ns = sc_clock_wall_ns();
+    int rc = ensure_dir(app->cfg.storage_dir, err);
+    if (rc < 0) return rc;
+    sc_engine_cfg_t ec;
+    rc = sc_config_engine(&app->cfg, &ec, err);
+    if (rc < 0) return rc;
+    app->engine = sc_engine_create(&ec, err);
+    if (!app->engine) return err && err->code ? err->code : -ENOMEM;
+
+    add_route(app, "/ready", SC_HTTP_M_GET, h_ready);
+    add_route(app, "/metrics", SC_HTTP_M_GET, h_metrics);
+    add_route(app, "/api/v1/status/buildinfo", SC_HTTP_M_GET, h_buildinfo);
+    add_route(app, "/api/v1/status/config", SC_HTTP_M_GET, h_config);
+    add_route(app, "/api/v1/status/config/diff", SC_HTTP_M_GET, h_config_diff);
+    add_route(app, "/api/v1/status/config/default", SC_HTTP_M_GET, h_config_default);
+
+    sc_http_server_cfg_t hc;
+    sc_config_http(&app->cfg, &hc);
+    hc.routes = app->routes;
+    hc.routes_count = app->routes_count;
+    app->http = sc_http_server_create(&hc, app->engine);
+    if (!app->http) return sc_errf(err, -ENOMEM, "http server: out of memory");
+    rc = sc_http_server_attach(app->http);
+    if (rc < 0) return sc_errf(err, rc, "http server: cannot register with the engine");
+    return 0;
+}
+
+int sc_app_start(sc_app_t *app, sc_err_t *err)
+{
+    return sc_engine_start(app->engine, err);
+}
+
+void sc_app_stop(sc_app_t *app)
+{
+    sc_engine_stop(app->engine);
+    sc_engine_join(app->engine);
+}
+
+void sc_app_fini(sc_app_t *app)
+{
+    sc_http_server_destroy(app->http);
+    sc_engine_destroy(app->engine);
+    app->http = NULL;
+    app->engine = NULL;
+}

@@ -1,0 +1,199 @@
+/* Prometheus text exposition (format 0.0.4) of the engine's and the front door's per-core
+ * counters, summed over cores at scrape time with relaxed loads. Never writes a counter. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/clock.h"
+#include "base/log.h"
+#include "engine/heap.h"
+#include "net/app.h"
+#include "net/sc_build_info.h"
+
+typedef struct {
+    sc_http_stats_t sum; /* plain copies; only this scrape touches them */
+    uint64_t conns_open;
+} totals_t;
+
+static void add(sc_counter_t *dst, const sc_counter_t *src)
+{
+    sc_counter_add(dst, sc_counter_get(src));
+}
+
+static void sum_http(const sc_app_t *app, totals_t *t)
+{
+    memset(t, 0, sizeof(*t));
+    uint32_t n = sc_engine_cores(app->engine);
+    for (uint32_t i = 0; i < n; i++) {
+        const sc_http_stats_t *s = sc_http_server_stats(app->http, i);
+        if (!s) continue;
+        t->conns_open += sc_http_server_conns_open(app->http, i);
+        add(&t->sum.conns_accepted, &s->conns_accepted);
+        add(&t->sum.conns_closed, &s->conns_closed);
+        add(&t->sum.conns_rejected, &s->conns_rejected);
+        add(&t->sum.bytes_in, &s->bytes_in);
+        add(&t->sum.bytes_out, &s->bytes_out);
+        add(&t->sum.parse_errors, &s->parse_errors);
+        add(&t->sum.header_too_large, &s->header_too_large);
+        add(&t->sum.body_too_large, &s->body_too_large);
+        add(&t->sum.timeouts_idle, &s->timeouts_idle);
+        add(&t->sum.timeouts_read, &s->timeouts_read);
+        add(&t->sum.timeouts_write, &s->timeouts_write);
+        add(&t->sum.client_aborts, &s->client_aborts);
+        for (int r = 0; r < SC_HTTP_ROUTES_MAX; r++) {
+            const sc_http_route_stats_t *rs = &s->routes[r];
+            sc_http_route_stats_t *rd = &t->sum.routes[r];
+            for (int k = 0; k < SC_HTTP_STATUS_SLOTS; k++) add(&rd->requests[k], &rs->requests[k]);
+            for (int k = 0; k <= SC_HTTP_BUCKETS; k++) {
+                add(&rd->duration_buckets[k], &rs->duration_buckets[k]);
+            }
+            add(&rd->duration_sum_us, &rs->duration_sum_us);
+        }
+    }
+}
+
+static void counter(sc_buf_t *b, const char *name, const char *help, uint64_t v)
+{
+    sc_buf_printf(b, "# HELP %s %s\n# TYPE %s counter\n%s %" PRIu64 "\n", name, help, name, name, v);
+}
+
+static void gauge(sc_buf_t *b, const char *name, const char *help, double v)
+{
+    sc_buf_printf(b, "# HELP %s %s\n# TYPE %s gauge\n%s %.17g\n", name, help, name, name, v);
+}
+
+static const char *route_label(const sc_app_t *app, int slot)
+{
+    if (slot == 0) return "unmatched";
+    const sc_http_route_t *r = &app->routes[slot - 1];
+    return r->label ? r->label : r->path;
+}
+
+static void render_requests(const sc_app_t *app, const totals_t *t, sc_buf_t *b)
+{
+    sc_buf_puts(b, "# HELP scorch_http_requests_total HTTP requests answered, by route and status.\n"
+                   "# TYPE scorch_http_requests_total counter\n");
+    for (int r = 0; r <= app->routes_count; r++) {
+        for (int k = 0; k < SC_HTTP_STATUS_SLOTS; k++) {
+            uint64_t v = sc_counter_get(&t->sum.routes[r].requests[k]);
+            if (!v) continue;
+            int st = sc_http_slot_status(k);
+            char status[8];
+            if (st) {
+                snprintf(status, sizeof(status), "%d", st);
+            } else {
+                snprintf(status, sizeof(status), "other");
+            }
+            sc_buf_printf(b, "scorch_http_requests_total{route=\"%s\",status=\"%s\"} %" PRIu64 "\n",
+                          route_label(app, r), status, v);
+        }
+    }
+    static const int64_t bounds[SC_HTTP_BUCKETS] = SC_HTTP_BUCKETS_US;
+    sc_buf_puts(b, "# HELP scorch_http_request_duration_seconds Time from a request's first byte "
+                   "to its answer.\n# TYPE scorch_http_request_duration_seconds histogram\n");
+    for (int r = 0; r <= app->routes_count; r++) {
+        const sc_http_route_stats_t *rs = &t->sum.routes[r];
+        uint64_t cum = 0;
+        const char *label = route_label(app, r);
+        for (int k = 0; k < SC_HTTP_BUCKETS; k++) {
+            cum += sc_counter_get(&rs->duration_buckets[k]);
+            sc_buf_printf(b,
+                          "scorch_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} "
+                          "%" PRIu64 "\n",
+                          label, (double)bounds[k] / 1e6, cum);
+        }
+        cum += sc_counter_get(&rs->duration_buckets[SC_HTTP_BUCKETS]);
+        sc_buf_printf(b,
+                      "scorch_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} "
+                      "%" PRIu64 "\n"
+                      "scorch_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n"
+                      "scorch_http_request_duration_seconds_count{route=\"%s\"} %" PRIu64 "\n",
+                      label, cum, label, (double)sc_counter_get(&rs->duration_sum_us) / 1e6, label,
+                      cum);
+    }
+}
+
+static void render_errors(const totals_t *t, sc_buf_t *b)
+{
+    const struct {
+        const char *reason;
+        const sc_counter_t *c;
+    } rows[] = {
+        {"malformed", &t->sum.parse_errors},         {"header_too_large", &t->sum.header_too_large},
+        {"body_too_large", &t->sum.body_too_large},  {"read_timeout", &t->sum.timeouts_read},
+        {"write_timeout", &t->sum.timeouts_write},   {"idle_timeout", &t->sum.timeouts_idle},
+        {"client_abort", &t->sum.client_aborts},
+    };
+    sc_buf_puts(b, "# HELP scorch_http_errors_total Connections ended or requests refused at the "
+                   "HTTP layer, by reason.\n# TYPE scorch_http_errors_total counter\n");
+    for (size_t i = 0; i < SC_ARRAY_LEN(rows); i++) {
+        sc_buf_printf(b, "scorch_http_errors_total{reason=\"%s\"} %" PRIu64 "\n", rows[i].reason,
+                      sc_counter_get(rows[i].c));
+    }
+}
+
+static void render_engine(const sc_app_t *app, sc_buf_t *b)
+{
+    uint32_t n = sc_engine_cores(app->engine);
+    uint64_t full = 0, msgs = 0, wakeups = 0, loops = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        sc_core_t *c = sc_engine_core(app->engine, i);
+        full += sc_core_full_events(c);
+        msgs += sc_counter_get(&c->msgs_handled);
+        wakeups += sc_counter_get(&c->wakeups_sent);
+        loops += sc_counter_get(&c->loops);
+    }
+    gauge(b, "scorch_engine_cores", "Engine cores configured.", (double)n);
+    gauge(b, "scorch_engine_cores_up", "Engine cores whose loop is running.",
+          (double)sc_engine_cores_up(app->engine));
+    counter(b, "scorch_engine_ring_full_events_total",
+            "Sends refused because a core-to-core ring was full (backpressure).", full);
+    counter(b, "scorch_engine_messages_total", "Core-to-core messages and replies handled.", msgs);
+    counter(b, "scorch_engine_wakeups_total", "Sleeping cores woken by a peer.", wakeups);
+    counter(b, "scorch_engine_loop_iterations_total", "Turns of the cores' event loops.", loops);
+}
+
+static void render_process(const sc_app_t *app, sc_buf_t *b)
+{
+    long pages = 0, resident = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f) {
+        if (fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+        fclose(f);
+    }
+    gauge(b, "process_resident_memory_bytes", "Resident memory size in bytes.",
+          (double)resident * (double)sysconf(_SC_PAGESIZE));
+    gauge(b, "process_start_time_seconds", "Start time of the process since the Unix epoch.",
+          (double)(app->start_wall_ns / SC_NS_PER_SEC));
+    gauge(b, "scorch_heap_active_bytes", "Bytes in active allocator pages (jemalloc).",
+          (double)sc_heap_active_bytes());
+    counter(b, "scorch_log_dropped_lines_total", "Log lines dropped because a core's log ring "
+            "was full.", sc_log_dropped());
+    sc_buf_printf(b, "# HELP scorch_build_info Build information.\n# TYPE scorch_build_info gauge\n"
+                     "scorch_build_info{version=\"%s\",revision=\"%s\",branch=\"%s\"} 1\n",
+                  SC_VERSION, SC_REVISION, SC_BRANCH);
+}
+
+int sc_app_metrics(sc_app_t *app, sc_buf_t *b)
+{
+    totals_t t;
+    sum_http(app, &t);
+    counter(b, "scorch_http_connections_accepted_total", "TCP connections accepted.",
+            sc_counter_get(&t.sum.conns_accepted));
+    counter(b, "scorch_http_connections_closed_total", "TCP connections closed.",
+            sc_counter_get(&t.sum.conns_closed));
+    counter(b, "scorch_http_connections_rejected_total",
+            "Connections closed at accept: over the per-core cap, or shutting down.",
+            sc_counter_get(&t.sum.conns_rejected));
+    gauge(b, "scorch_http_connections_open", "Open connections.", (double)t.conns_open);
+    counter(b, "scorch_http_received_bytes_total", "Bytes received on HTTP connections.",
+            sc_counter_get(&t.sum.bytes_in));
+    counter(b, "scorch_http_sent_bytes_total", "Bytes sent on HTTP connections.",
+            sc_counter_get(&t.sum.bytes_out));
+    render_requests(app, &t, b);
+    render_errors(&t, b);
+    render_engine(app, b);
+    render_process(app, b);
+    return b->failed ? -SC_E_NOMEM : 0;
+}

@@ -1,0 +1,140 @@
+/* The scorch option table and the checks that span several options. */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "net/scorch_config.h"
+
+#define F(field) SC_OPT_FIELD(sc_config_t, field)
+#define MS(x)    ((int64_t)(x))
+#define NOLIM    1, 0
+
+const sc_opt_t sc_config_opts[] = {
+    {"target", SC_OPT_STRING, F(target), "all", NOLIM, "all|engine",
+     "Components to run: all (the engine, with scorch-control supervised as a child once it "
+     "exists) or engine (the dataplane only)."},
+    {"auth.multitenancy-enabled", SC_OPT_BOOL, F(multitenancy), "false", NOLIM, NULL,
+     "Require X-Scope-OrgID on every request; when false every request belongs to tenant "
+     "'anonymous'."},
+    {"server.http-listen-address", SC_OPT_STRING, F(listen_addr), "", NOLIM, NULL,
+     "Numeric IPv4 or IPv6 address to listen on; empty means all interfaces."},
+    {"server.http-listen-port", SC_OPT_INT, F(listen_port), "4040", 1, 65535, NULL,
+     "HTTP listen port."},
+    {"server.http-listen-backlog", SC_OPT_INT, F(listen_backlog), "1024", 1, 65535, NULL,
+     "Pending-connection queue length of each core's listening socket."},
+    {"server.graceful-shutdown-timeout", SC_OPT_DURATION, F(shutdown_timeout_ms), "30s", 0,
+     MS(3600000), NULL,
+     "On SIGINT/SIGTERM, how long in-flight requests may take to finish before exit."},
+    {"server.http-idle-timeout", SC_OPT_DURATION, F(idle_timeout_ms), "2m", 10, MS(86400000),
+     NULL, "Close a keep-alive connection after this long without a request."},
+    {"server.http-read-timeout", SC_OPT_DURATION, F(read_timeout_ms), "30s", 10, MS(3600000),
+     NULL, "A request must arrive in full within this long of its first byte (else 408)."},
+    {"server.http-write-timeout", SC_OPT_DURATION, F(write_timeout_ms), "30s", 10, MS(3600000),
+     NULL, "Close a connection whose client reads none of a response for this long."},
+    {"server.http-max-header-bytes", SC_OPT_BYTES, F(header_bytes_max), "64KiB", 1024,
+     16 << 20, NULL, "Largest request line plus headers (else 431)."},
+    {"server.http-max-headers", SC_OPT_INT, F(headers_max), "100", 8, 10000, NULL,
+     "Most header fields in one request (else 431)."},
+    {"server.http-max-request-body-bytes", SC_OPT_BYTES, F(body_bytes_max), "16MiB", 1024,
+     (int64_t)1 << 30, NULL, "Largest request body, checked before it is read (else 413)."},
+    {"server.http-max-connections-per-core", SC_OPT_INT, F(conns_max_per_core), "10000", 1,
+     1000000, NULL, "Open connections each ingest core accepts; more are closed at once."},
+    {"storage.backend", SC_OPT_STRING, F(storage_backend), "filesystem", NOLIM, "filesystem",
+     "Object storage backend."},
+    {"storage.filesystem.dir", SC_OPT_STRING, F(storage_dir), "./data", NOLIM, NULL,
+     "Directory of the filesystem object store (created if missing)."},
+    {"engine.cores", SC_OPT_INT, F(cores), "0", 0, SC_CORES_MAX, NULL,
+     "Engine cores (one pinned thread each); 0 means one per online CPU."},
+    {"engine.roles", SC_OPT_STRING, F(roles), "all", NOLIM, NULL,
+     "Roles per core: 'all', or ';'-separated role lists by core index, e.g. "
+     "'ingest,segment;query,compact' (the last list repeats for the remaining cores)."},
+    {"engine.pin-cores", SC_OPT_BOOL, F(pin_cores), "true", NOLIM, NULL,
+     "Pin engine core i to online CPU i (mod the CPU count)."},
+    {"engine.ring-slots", SC_OPT_INT, F(ring_slots), "1024", 4, 1 << 20, NULL,
+     "Slots of each core-to-core ring (a power of two); a full ring is backpressure."},
+    {"engine.io-uring-entries", SC_OPT_INT, F(uring_entries), "256", 8, 32768, NULL,
+     "Submission queue entries of each core's io_uring."},
+    {"log.level", SC_OPT_STRING, F(log_level), "info", NOLIM, "error|warn|info|debug",
+     "Only log messages with the given severity or above."},
+};
+const size_t sc_config_opts_count = SC_ARRAY_LEN(sc_config_opts);
+
+int sc_config_load(sc_config_t *cfg, int argc, char **argv, char **envp, sc_opts_result_t *res,
+                   sc_err_t *err)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    int rc = sc_opts_load(sc_config_opts, sc_config_opts_count, cfg, argc, argv, envp, "SCORCH_",
+                          res, err);
+    if (rc < 0 || res->help || res->version || res->markdown) return rc;
+    int64_t rs = cfg->ring_slots;
+    if (rs & (rs - 1)) {
+        return sc_errf(err, -SC_E_CONFIG, "invalid value %lld for -engine.ring-slots: want a "
+                       "power of two", (long long)rs);
+    }
+    sc_engine_cfg_t ec;
+    return sc_config_engine(cfg, &ec, err);
+}
+
+static int parse_roles(const char *spec, uint32_t cores, uint32_t *roles, sc_err_t *err)
+{
+    char buf[512];
+    snprintf(buf, sizeof(buf), "%s", spec);
+    uint32_t i = 0;
+    uint32_t last = SC_ROLE_ALL;
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ";", &save); tok; tok = strtok_r(NULL, ";", &save)) {
+        int mask = sc_roles_parse(tok);
+        if (mask < 0) {
+            return sc_errf(err, -SC_E_CONFIG, "invalid value \"%s\" for -engine.roles: \"%s\" is "
+                           "not a list of ingest, segment, query, compact (or all)", spec, tok);
+        }
+        if (i < cores) roles[i] = (uint32_t)mask;
+        last = (uint32_t)mask;
+        i++;
+    }
+    if (i == 0) {
+        return sc_errf(err, -SC_E_CONFIG, "invalid value \"%s\" for -engine.roles: empty", spec);
+    }
+    for (; i < cores; i++) roles[i] = last;
+    uint32_t all = 0;
+    for (uint32_t k = 0; k < cores; k++) all |= roles[k];
+    if (all != SC_ROLE_ALL) {
+        char have[64];
+        sc_roles_format(all, have, sizeof(have));
+        return sc_errf(err, -SC_E_CONFIG, "invalid value \"%s\" for -engine.roles: every role "
+                       "must be on some core (have %s)", spec, have);
+    }
+    return 0;
+}
+
+int sc_config_engine(const sc_config_t *cfg, sc_engine_cfg_t *out, sc_err_t *err)
+{
+    memset(out, 0, sizeof(*out));
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    if (online < 1) online = 1;
+    out->cores = cfg->cores ? (uint32_t)cfg->cores : (uint32_t)online;
+    if (out->cores > SC_CORES_MAX) out->cores = SC_CORES_MAX;
+    out->pin = cfg->pin_cores;
+    out->ring_slots = (uint32_t)cfg->ring_slots;
+    out->uring_entries = (uint32_t)cfg->uring_entries;
+    out->timers_max = (uint32_t)cfg->conns_max_per_core + 1024;
+    out->drain_timeout_ms = cfg->shutdown_timeout_ms;
+    return parse_roles(cfg->roles, out->cores, out->roles, err);
+}
+
+void sc_config_http(const sc_config_t *cfg, sc_http_server_cfg_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    snprintf(out->listen_addr, sizeof(out->listen_addr), "%s", cfg->listen_addr);
+    out->port = (int)cfg->listen_port;
+    out->backlog = (int)cfg->listen_backlog;
+    out->conns_max = (uint32_t)cfg->conns_max_per_core;
+    out->idle_timeout_ms = cfg->idle_timeout_ms;
+    out->read_timeout_ms = cfg->read_timeout_ms;
+    out->write_timeout_ms = cfg->write_timeout_ms;
+    out->limits.header_bytes_max = (size_t)cfg->header_bytes_max;
+    out->limits.headers_max = (uint32_t)cfg->headers_max;
+    out->limits.body_bytes_max = (size_t)cfg->body_bytes_max;
+    out->limits.out_pending_max = SC_MiB(1);
+}

@@ -1,0 +1,52 @@
+/* The scorch process's configuration: one struct, declared once in an option table that drives
+ * flags, YAML, environment, -help and docs/config.md (codec/opts.h). Flag names and defaults
+ * follow Pyroscope's where Pyroscope has the same setting. */
+#ifndef SC_SCORCH_CONFIG_H
+#define SC_SCORCH_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "codec/opts.h"
+#include "engine/core.h"
+#include "net/http_server.h"
+
+typedef struct sc_config {
+    char target[16];
+    bool multitenancy;
+    char listen_addr[64];
+    int64_t listen_port;
+    int64_t listen_backlog;
+    int64_t shutdown_timeout_ms;
+    int64_t idle_timeout_ms;
+    int64_t read_timeout_ms;
+    int64_t write_timeout_ms;
+    int64_t header_bytes_max;
+    int64_t headers_max;
+    int64_t body_bytes_max;
+    int64_t conns_max_per_core;
+    char storage_backend[32];
+    char storage_dir[512];
+    int64_t cores;
+    char roles[512];
+    bool pin_cores;
+    int64_t ring_slots;
+    int64_t uring_entries;
+    char log_level[16];
+} sc_config_t;
+
+extern const sc_opt_t sc_config_opts[];
+extern const size_t sc_config_opts_count;
+
+/* Load defaults -> YAML -> SCORCH_* environment -> flags, then check relationships between
+ * options. 0 or -SC_E_CONFIG with err naming the option. */
+SC_MUST_USE int sc_config_load(sc_config_t *cfg, int argc, char **argv, char **envp,
+                               sc_opts_result_t *res, sc_err_t *err);
+
+/* Derive the engine's configuration (core count, roles per core). 0 or -SC_E_CONFIG. */
+SC_MUST_USE int sc_config_engine(const sc_config_t *cfg, sc_engine_cfg_t *out, sc_err_t *err);
+
+/* Derive the HTTP server's configuration (routes are filled in by the caller). */
+void sc_config_http(const sc_config_t *cfg, sc_http_server_cfg_t *out);
+
+#endif
