@@ -55,7 +55,9 @@ int sc_err_wrapf(sc_err_t *err, const char *fmt, ...)
     int n = vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
     va_end(ap);
     if (n >= 0 && (size_t)n < sizeof(err->msg) && prev[0]) {
-        snprintf(err->msg + n, sizeof(err->msg) - (size_t)n, ": %s", prev);
+        /* Cut at SC_ERR_MSG_MAX on purpose (precision bound: gcc -O1 warns otherwise). */
+        int room = (int)sizeof(err->msg) - n;
+        snprintf(err->msg + n, (size_t)room, ": %.*s", room, prev);
     }
     return err->code;
 }
