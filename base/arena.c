@@ -38,12 +38,14 @@ void *sc_arena_alloc(sc_arena_t *a, size_t n, size_t align)
     if (c) {
         uintptr_t base = (uintptr_t)c->data;
         uintptr_t p = (base + c->used + (align - 1)) & ~(uintptr_t)(align - 1);
-        if (p + n <= base + c->size) {
+        /* Compare sizes, not addresses: p + n wraps for n near SIZE_MAX. */
+        if (p - base <= c->size && n <= c->size - (size_t)(p - base)) {
             c->used = (size_t)(p - base) + n;
             a->used_bytes += n;
             return (void *)p;
         }
     }
+    if (n > SIZE_MAX - align - sizeof(sc_arena_chunk_t)) return NULL; /* would wrap below */
     size_t want = n + align;
     size_t size = want > a->chunk_bytes ? want : a->chunk_bytes;
     sc_arena_chunk_t *nc = chunk_new(size);

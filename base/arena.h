@@ -12,11 +12,11 @@
 typedef struct sc_arena_chunk sc_arena_chunk_t;
 
 typedef struct sc_arena {
-    sc_arena_chunk_t *head;  /* current chunk (others chained behind it) */
-    size_t chunk_bytes;      /* size of an ordinary chunk */
-    size_t limit_bytes;      /* 0 = unlimited; else allocation fails past this many bytes */
-    size_t used_bytes;       /* bytes handed out since the last reset */
-    size_t reserved_bytes;   /* bytes held in chunks */
+    sc_arena_chunk_t *head; /* current chunk (others chained behind it) */
+    size_t chunk_bytes;     /* size of an ordinary chunk */
+    size_t limit_bytes;     /* 0 = unlimited; else allocation fails past this many bytes */
+    size_t used_bytes;      /* bytes handed out since the last reset */
+    size_t reserved_bytes;  /* bytes held in chunks */
 } sc_arena_t;
 
 #define SC_KiB(n) ((size_t)(n) << 10)

@@ -1,5 +1,6 @@
 /* Growable, capped byte buffer. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,9 +26,11 @@ int sc_buf_reserve(sc_buf_t *b, size_t n)
 {
     if (n <= b->cap - b->len) return 0;
     if (b->cap_max && (n > b->cap_max || b->len > b->cap_max - n)) return -SC_E_TOO_LARGE;
+    if (n > SIZE_MAX / 2 - b->len) return -ENOMEM; /* len + n and the doubling would wrap */
     size_t want = b->len + n;
     size_t cap = b->cap ? b->cap : 256;
-    while (cap < want) cap *= 2;
+    while (cap < want)
+        cap *= 2;
     if (b->cap_max && cap > b->cap_max) cap = b->cap_max;
     char *d = realloc(b->data, cap);
     if (!d) return -ENOMEM;
@@ -66,6 +69,20 @@ int sc_buf_printf(sc_buf_t *b, const char *fmt, ...)
     }
     if ((size_t)n < sizeof(tmp)) return sc_buf_append(b, tmp, (size_t)n);
     int rc = sc_buf_reserve(b, (size_t)n + 1);
+    if (rc == -SC_E_TOO_LARGE && sc_buf_reserve(b, (size_t)n) == 0) {
+        /* The text fits the cap exactly; only vsnprintf's NUL does not: format it aside. */
+        char *aside = malloc((size_t)n + 1);
+        if (!aside) {
+            b->failed = 1;
+            return -ENOMEM;
+        }
+        va_start(ap, fmt);
+        vsnprintf(aside, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+        rc = sc_buf_append(b, aside, (size_t)n);
+        free(aside);
+        return rc;
+    }
     if (rc < 0) {
         b->failed = 1;
         return rc;

@@ -1,7 +1,8 @@
 /* Error codes of Scorch and the context buffer that carries a reason up the stack.
  * Fallible functions return 0, a negative errno from the kernel as-is, or -SC_E_* (numbered above
  * 4096 so they never collide with errno). One table gives each code its HTTP status, its Connect
- * code name and its default message. Must never allocate: errors are reported when memory is short. */
+ * code name and its default message. Must never allocate: errors are reported when memory is short.
+ */
 #ifndef SC_ERR_H
 #define SC_ERR_H
 

@@ -197,9 +197,8 @@ void sc_log_write(sc_log_level_t level, const char *fmt, ...)
     struct tm tm;
     gmtime_r(&secs, &tm);
     int n = snprintf(line, sizeof(line), "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03dZ level=%s ",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, (int)((now % SC_NS_PER_SEC) / SC_NS_PER_MS),
-                     sc_log_level_name(level));
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                     (int)((now % SC_NS_PER_SEC) / SC_NS_PER_MS), sc_log_level_name(level));
     if (tl_core >= 0 && n > 0 && (size_t)n < sizeof(line)) {
         n += snprintf(line + n, sizeof(line) - (size_t)n, "core=%d ", tl_core);
     }

@@ -15,7 +15,8 @@ void sc_assert_set_context(int core_id, const char *note)
 
 void sc_assert_fail(const char *expr, const char *file, int line, const char *func)
 {
-    fprintf(stderr, "level=fatal event=assertion_failed expr=\"%s\" at=%s:%d func=%s core=%d note=\"%s\"\n",
+    fprintf(stderr,
+            "level=fatal event=assertion_failed expr=\"%s\" at=%s:%d func=%s core=%d note=\"%s\"\n",
             expr, file, line, func, ctx_core, ctx_note ? ctx_note : "");
     fflush(stderr);
     abort();

@@ -7,11 +7,11 @@
 
 #include <stdbool.h>
 
-#define SC_MUST_USE  __attribute__((warn_unused_result))
-#define SC_NORETURN  __attribute__((noreturn))
+#define SC_MUST_USE     __attribute__((warn_unused_result))
+#define SC_NORETURN     __attribute__((noreturn))
 #define SC_PRINTF(a, b) __attribute__((format(printf, a, b)))
-#define SC_LIKELY(x)   __builtin_expect(!!(x), 1)
-#define SC_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define SC_LIKELY(x)    __builtin_expect(!!(x), 1)
+#define SC_UNLIKELY(x)  __builtin_expect(!!(x), 0)
 #define SC_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Context printed with a failed assertion: what the current thread had in hand (core id and a
@@ -30,7 +30,8 @@ SC_NORETURN void sc_assert_fail(const char *expr, const char *file, int line, co
 #define SC_DASSERT(x) SC_ASSERT(x)
 /* Defensive branch: in debug builds the condition must hold; in release it is just evaluated. */
 #define SC_ALWAYS(x) ((x) ? true : (sc_assert_fail(#x, __FILE__, __LINE__, __func__), false))
-#define SC_NEVER(x)  ((x) ? (sc_assert_fail("!(" #x ")", __FILE__, __LINE__, __func__), true) : false)
+#define SC_NEVER(x)                                                                                \
+    ((x) ? (sc_assert_fail("!(" #x ")", __FILE__, __LINE__, __func__), true) : false)
 #else
 #define SC_DASSERT(x)                                                                              \
     do {                                                                                           \

@@ -20,11 +20,11 @@
 #define SC_MODULES_MAX 8
 
 enum {
-    SC_ROLE_INGEST  = 1u << 0,
+    SC_ROLE_INGEST = 1u << 0,
     SC_ROLE_SEGMENT = 1u << 1,
-    SC_ROLE_QUERY   = 1u << 2,
+    SC_ROLE_QUERY = 1u << 2,
     SC_ROLE_COMPACT = 1u << 3,
-    SC_ROLE_ALL     = 0xfu,
+    SC_ROLE_ALL = 0xfu,
 };
 
 typedef struct sc_engine sc_engine_t;
@@ -69,12 +69,12 @@ struct sc_core {
 };
 
 typedef struct sc_engine_cfg {
-    uint32_t cores;          /* number of engine cores (>= 1) */
+    uint32_t cores;               /* number of engine cores (>= 1) */
     uint32_t roles[SC_CORES_MAX]; /* per core */
-    int pin;                 /* pin core i to online CPU i mod ncpu */
-    uint32_t ring_slots;     /* per link direction, power of two */
+    int pin;                      /* pin core i to online CPU i mod ncpu */
+    uint32_t ring_slots;          /* per link direction, power of two */
     uint32_t uring_entries;
-    uint32_t timers_max;     /* per core */
+    uint32_t timers_max; /* per core */
     int64_t drain_timeout_ms;
 } sc_engine_cfg_t;
 

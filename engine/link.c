@@ -23,8 +23,10 @@ int sc_link_init(sc_link_t *l, uint16_t from_core, uint16_t to_core, uint32_t sl
     SC_ASSERT(slots >= 4 && (slots & (slots - 1)) == 0);
     SC_ASSERT(from_core != to_core);
     *l = (sc_link_t){0};
-    l->fwd_buf = aligned_alloc(64, sizeof(ck_ring_buffer_t) * slots);
-    l->ret_buf = aligned_alloc(64, sizeof(ck_ring_buffer_t) * slots);
+    /* aligned_alloc takes a multiple of the alignment (C11 7.22.3.1); 4 slots are 32 bytes. */
+    size_t bytes = (sizeof(ck_ring_buffer_t) * slots + 63) & ~(size_t)63;
+    l->fwd_buf = aligned_alloc(64, bytes);
+    l->ret_buf = aligned_alloc(64, bytes);
     if (!l->fwd_buf || !l->ret_buf) {
         free(l->fwd_buf);
         free(l->ret_buf);

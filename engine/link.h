@@ -35,7 +35,7 @@ typedef struct sc_link {
     /* Return ring: peer (producer) -> home (consumer). */
     _Alignas(64) ck_ring_t ret;
     ck_ring_buffer_t *ret_buf;
-    uint32_t slots;        /* power of two; usable capacity is slots - 1 */
+    uint32_t slots; /* power of two; usable capacity is slots - 1 */
     uint16_t from_core;
     uint16_t to_core;
     /* Owned by the sending core. */

@@ -17,7 +17,8 @@ int sc_timers_init(sc_timers_t *ts, uint32_t cap)
 
 void sc_timers_fini(sc_timers_t *ts)
 {
-    for (uint32_t i = 0; i < ts->count; i++) ts->heap[i]->heap_index = 0;
+    for (uint32_t i = 0; i < ts->count; i++)
+        ts->heap[i]->heap_index = 0;
     free(ts->heap);
     ts->heap = NULL;
     ts->count = ts->cap = 0;

@@ -21,13 +21,13 @@ typedef void (*sc_io_done_fn)(sc_io_op_t *op, int res, int more);
 
 typedef enum {
     SC_IO_NOP = 1,
-    SC_IO_ACCEPT,     /* multishot */
+    SC_IO_ACCEPT, /* multishot */
     SC_IO_RECV,
     SC_IO_SEND,
     SC_IO_READ,
     SC_IO_WRITE,
     SC_IO_CLOSE,
-    SC_IO_TIMEOUT,    /* relative timeout in ns (ts) */
+    SC_IO_TIMEOUT, /* relative timeout in ns (ts) */
 } sc_io_kind_t;
 
 struct sc_io_op {

@@ -109,8 +109,8 @@ static void respond_config(sc_http_conn_t *c, sc_app_t *app, config_view_t view)
         rc = sc_opts_defaults(sc_config_opts, sc_config_opts_count, &def, NULL);
         if (rc == 0) rc = sc_opts_dump_yaml(sc_config_opts, sc_config_opts_count, &def, 0, &b);
     } else {
-        rc = sc_opts_dump_yaml(sc_config_opts, sc_config_opts_count, &app->cfg,
-                               view == CONFIG_DIFF, &b);
+        rc = sc_opts_dump_yaml(sc_config_opts, sc_config_opts_count, &app->cfg, view == CONFIG_DIFF,
+                               &b);
     }
     if (rc < 0) {
         sc_http_respond_error(c, 500, "internal", "config: cannot render");

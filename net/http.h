@@ -43,7 +43,7 @@ typedef struct sc_http_req {
     char *body; /* NUL-terminated for convenience; body_len excludes it */
     size_t body_len;
     int64_t start_ns;
-    int route;     /* index in the route table, -1 when none matched */
+    int route; /* index in the route table, -1 when none matched */
     int keep_alive;
 } sc_http_req_t;
 
@@ -52,8 +52,8 @@ typedef void (*sc_http_handler_fn)(sc_http_conn_t *c, sc_http_req_t *req, void *
 enum { SC_HTTP_M_GET = 1u << 0, SC_HTTP_M_POST = 1u << 1, SC_HTTP_M_HEAD = 1u << 2 };
 
 typedef struct sc_http_route {
-    const char *path;  /* exact path, or a prefix when it ends in '*' */
-    unsigned methods;  /* SC_HTTP_M_* */
+    const char *path; /* exact path, or a prefix when it ends in '*' */
+    unsigned methods; /* SC_HTTP_M_* */
     sc_http_handler_fn fn;
     void *ctx;
     const char *label; /* for metrics; defaults to path */

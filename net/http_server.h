@@ -15,10 +15,10 @@ typedef struct sc_http_server_cfg {
     char listen_addr[64]; /* numeric IPv4/IPv6 address; "" = all interfaces */
     int port;
     int backlog;
-    uint32_t conns_max;         /* per core */
-    int64_t idle_timeout_ms;    /* keep-alive connection with no request in progress */
-    int64_t read_timeout_ms;    /* whole request, from its first byte (slow clients) */
-    int64_t write_timeout_ms;   /* no progress sending a response */
+    uint32_t conns_max;       /* per core */
+    int64_t idle_timeout_ms;  /* keep-alive connection with no request in progress */
+    int64_t read_timeout_ms;  /* whole request, from its first byte (slow clients) */
+    int64_t write_timeout_ms; /* no progress sending a response */
     sc_http_limits_t limits;
     const sc_http_route_t *routes;
     int routes_count;

@@ -10,13 +10,16 @@
 #define SC_HTTP_ROUTES_MAX 64
 /* Status codes counted individually; anything else lands in the last ("other") slot. */
 #define SC_HTTP_STATUS_LIST(X)                                                                     \
-    X(200) X(204) X(400) X(401) X(404) X(405) X(408) X(411) X(413) X(415) X(429) X(431) X(499)    \
-    X(500) X(501) X(503) X(505)
+    X(200)                                                                                         \
+    X(204) X(400) X(401) X(404) X(405) X(408) X(411) X(413) X(415) X(429) X(431) X(499) X(500)     \
+        X(501) X(503) X(505)
 #define SC_HTTP_STATUS_SLOTS 18
 /* Request duration histogram bucket upper bounds, in microseconds. */
 #define SC_HTTP_BUCKETS_US                                                                         \
-    {100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000,        \
-     2500000, 5000000, 10000000}
+    {                                                                                              \
+        100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000,     \
+            2500000, 5000000, 10000000                                                             \
+    }
 #define SC_HTTP_BUCKETS 16
 
 typedef struct sc_http_route_stats {
@@ -28,16 +31,16 @@ typedef struct sc_http_route_stats {
 typedef struct sc_http_stats {
     sc_counter_t conns_accepted;
     sc_counter_t conns_closed;
-    sc_counter_t conns_rejected;    /* over the per-core connection cap */
+    sc_counter_t conns_rejected; /* over the per-core connection cap */
     sc_counter_t bytes_in;
     sc_counter_t bytes_out;
-    sc_counter_t parse_errors;      /* malformed HTTP: 400 + close */
-    sc_counter_t header_too_large;  /* 431 */
-    sc_counter_t body_too_large;    /* 413 */
+    sc_counter_t parse_errors;     /* malformed HTTP: 400 + close */
+    sc_counter_t header_too_large; /* 431 */
+    sc_counter_t body_too_large;   /* 413 */
     sc_counter_t timeouts_idle;
-    sc_counter_t timeouts_read;     /* slow or stalled client: 408 */
+    sc_counter_t timeouts_read; /* slow or stalled client: 408 */
     sc_counter_t timeouts_write;
-    sc_counter_t client_aborts;     /* peer reset or closed mid-request */
+    sc_counter_t client_aborts; /* peer reset or closed mid-request */
     sc_http_route_stats_t routes[SC_HTTP_ROUTES_MAX];
 } sc_http_stats_t;
 

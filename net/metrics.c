@@ -44,7 +44,8 @@ static void sum_http(const sc_app_t *app, totals_t *t)
         for (int r = 0; r < SC_HTTP_ROUTES_MAX; r++) {
             const sc_http_route_stats_t *rs = &s->routes[r];
             sc_http_route_stats_t *rd = &t->sum.routes[r];
-            for (int k = 0; k < SC_HTTP_STATUS_SLOTS; k++) add(&rd->requests[k], &rs->requests[k]);
+            for (int k = 0; k < SC_HTTP_STATUS_SLOTS; k++)
+                add(&rd->requests[k], &rs->requests[k]);
             for (int k = 0; k <= SC_HTTP_BUCKETS; k++) {
                 add(&rd->duration_buckets[k], &rs->duration_buckets[k]);
             }
@@ -55,7 +56,8 @@ static void sum_http(const sc_app_t *app, totals_t *t)
 
 static void counter(sc_buf_t *b, const char *name, const char *help, uint64_t v)
 {
-    sc_buf_printf(b, "# HELP %s %s\n# TYPE %s counter\n%s %" PRIu64 "\n", name, help, name, name, v);
+    sc_buf_printf(b, "# HELP %s %s\n# TYPE %s counter\n%s %" PRIu64 "\n", name, help, name, name,
+                  v);
 }
 
 static void gauge(sc_buf_t *b, const char *name, const char *help, double v)
@@ -72,8 +74,9 @@ static const char *route_label(const sc_app_t *app, int slot)
 
 static void render_requests(const sc_app_t *app, const totals_t *t, sc_buf_t *b)
 {
-    sc_buf_puts(b, "# HELP scorch_http_requests_total HTTP requests answered, by route and status.\n"
-                   "# TYPE scorch_http_requests_total counter\n");
+    sc_buf_puts(b,
+                "# HELP scorch_http_requests_total HTTP requests answered, by route and status.\n"
+                "# TYPE scorch_http_requests_total counter\n");
     for (int r = 0; r <= app->routes_count; r++) {
         for (int k = 0; k < SC_HTTP_STATUS_SLOTS; k++) {
             uint64_t v = sc_counter_get(&t->sum.routes[r].requests[k]);
@@ -120,9 +123,9 @@ static void render_errors(const totals_t *t, sc_buf_t *b)
         const char *reason;
         const sc_counter_t *c;
     } rows[] = {
-        {"malformed", &t->sum.parse_errors},         {"header_too_large", &t->sum.header_too_large},
-        {"body_too_large", &t->sum.body_too_large},  {"read_timeout", &t->sum.timeouts_read},
-        {"write_timeout", &t->sum.timeouts_write},   {"idle_timeout", &t->sum.timeouts_idle},
+        {"malformed", &t->sum.parse_errors},        {"header_too_large", &t->sum.header_too_large},
+        {"body_too_large", &t->sum.body_too_large}, {"read_timeout", &t->sum.timeouts_read},
+        {"write_timeout", &t->sum.timeouts_write},  {"idle_timeout", &t->sum.timeouts_idle},
         {"client_abort", &t->sum.client_aborts},
     };
     sc_buf_puts(b, "# HELP scorch_http_errors_total Connections ended or requests refused at the "
@@ -168,10 +171,13 @@ static void render_process(const sc_app_t *app, sc_buf_t *b)
           (double)(app->start_wall_ns / SC_NS_PER_SEC));
     gauge(b, "scorch_heap_active_bytes", "Bytes in active allocator pages (jemalloc).",
           (double)sc_heap_active_bytes());
-    counter(b, "scorch_log_dropped_lines_total", "Log lines dropped because a core's log ring "
-            "was full.", sc_log_dropped());
-    sc_buf_printf(b, "# HELP scorch_build_info Build information.\n# TYPE scorch_build_info gauge\n"
-                     "scorch_build_info{version=\"%s\",revision=\"%s\",branch=\"%s\"} 1\n",
+    counter(b, "scorch_log_dropped_lines_total",
+            "Log lines dropped because a core's log ring "
+            "was full.",
+            sc_log_dropped());
+    sc_buf_printf(b,
+                  "# HELP scorch_build_info Build information.\n# TYPE scorch_build_info gauge\n"
+                  "scorch_build_info{version=\"%s\",revision=\"%s\",branch=\"%s\"} 1\n",
                   SC_VERSION, SC_REVISION, SC_BRANCH);
 }
 

@@ -26,20 +26,20 @@ const sc_opt_t sc_config_opts[] = {
     {"server.graceful-shutdown-timeout", SC_OPT_DURATION, F(shutdown_timeout_ms), "30s", 0,
      MS(3600000), NULL,
      "On SIGINT/SIGTERM, how long in-flight requests may take to finish before exit."},
-    {"server.http-idle-timeout", SC_OPT_DURATION, F(idle_timeout_ms), "2m", 10, MS(86400000),
-     NULL, "Close a keep-alive connection after this long without a request."},
-    {"server.http-read-timeout", SC_OPT_DURATION, F(read_timeout_ms), "30s", 10, MS(3600000),
-     NULL, "A request must arrive in full within this long of its first byte (else 408)."},
+    {"server.http-idle-timeout", SC_OPT_DURATION, F(idle_timeout_ms), "2m", 10, MS(86400000), NULL,
+     "Close a keep-alive connection after this long without a request."},
+    {"server.http-read-timeout", SC_OPT_DURATION, F(read_timeout_ms), "30s", 10, MS(3600000), NULL,
+     "A request must arrive in full within this long of its first byte (else 408)."},
     {"server.http-write-timeout", SC_OPT_DURATION, F(write_timeout_ms), "30s", 10, MS(3600000),
      NULL, "Close a connection whose client reads none of a response for this long."},
-    {"server.http-max-header-bytes", SC_OPT_BYTES, F(header_bytes_max), "64KiB", 1024,
-     16 << 20, NULL, "Largest request line plus headers (else 431)."},
+    {"server.http-max-header-bytes", SC_OPT_BYTES, F(header_bytes_max), "64KiB", 1024, 16 << 20,
+     NULL, "Largest request line plus headers (else 431)."},
     {"server.http-max-headers", SC_OPT_INT, F(headers_max), "100", 8, 10000, NULL,
      "Most header fields in one request (else 431)."},
     {"server.http-max-request-body-bytes", SC_OPT_BYTES, F(body_bytes_max), "16MiB", 1024,
      (int64_t)1 << 30, NULL, "Largest request body, checked before it is read (else 413)."},
-    {"server.http-max-connections-per-core", SC_OPT_INT, F(conns_max_per_core), "10000", 1,
-     1000000, NULL, "Open connections each ingest core accepts; more are closed at once."},
+    {"server.http-max-connections-per-core", SC_OPT_INT, F(conns_max_per_core), "10000", 1, 1000000,
+     NULL, "Open connections each ingest core accepts; more are closed at once."},
     {"storage.backend", SC_OPT_STRING, F(storage_backend), "filesystem", NOLIM, "filesystem",
      "Object storage backend."},
     {"storage.filesystem.dir", SC_OPT_STRING, F(storage_dir), "./data", NOLIM, NULL,
@@ -69,8 +69,10 @@ int sc_config_load(sc_config_t *cfg, int argc, char **argv, char **envp, sc_opts
     if (rc < 0 || res->help || res->version || res->markdown) return rc;
     int64_t rs = cfg->ring_slots;
     if (rs & (rs - 1)) {
-        return sc_errf(err, -SC_E_CONFIG, "invalid value %lld for -engine.ring-slots: want a "
-                       "power of two", (long long)rs);
+        return sc_errf(err, -SC_E_CONFIG,
+                       "invalid value %lld for -engine.ring-slots: want a "
+                       "power of two",
+                       (long long)rs);
     }
     sc_engine_cfg_t ec;
     return sc_config_engine(cfg, &ec, err);
@@ -86,8 +88,10 @@ static int parse_roles(const char *spec, uint32_t cores, uint32_t *roles, sc_err
     for (char *tok = strtok_r(buf, ";", &save); tok; tok = strtok_r(NULL, ";", &save)) {
         int mask = sc_roles_parse(tok);
         if (mask < 0) {
-            return sc_errf(err, -SC_E_CONFIG, "invalid value \"%s\" for -engine.roles: \"%s\" is "
-                           "not a list of ingest, segment, query, compact (or all)", spec, tok);
+            return sc_errf(err, -SC_E_CONFIG,
+                           "invalid value \"%s\" for -engine.roles: \"%s\" is "
+                           "not a list of ingest, segment, query, compact (or all)",
+                           spec, tok);
         }
         if (i < cores) roles[i] = (uint32_t)mask;
         last = (uint32_t)mask;
@@ -96,14 +100,18 @@ static int parse_roles(const char *spec, uint32_t cores, uint32_t *roles, sc_err
     if (i == 0) {
         return sc_errf(err, -SC_E_CONFIG, "invalid value \"%s\" for -engine.roles: empty", spec);
     }
-    for (; i < cores; i++) roles[i] = last;
+    for (; i < cores; i++)
+        roles[i] = last;
     uint32_t all = 0;
-    for (uint32_t k = 0; k < cores; k++) all |= roles[k];
+    for (uint32_t k = 0; k < cores; k++)
+        all |= roles[k];
     if (all != SC_ROLE_ALL) {
         char have[64];
         sc_roles_format(all, have, sizeof(have));
-        return sc_errf(err, -SC_E_CONFIG, "invalid value \"%s\" for -engine.roles: every role "
-                       "must be on some core (have %s)", spec, have);
+        return sc_errf(err, -SC_E_CONFIG,
+                       "invalid value \"%s\" for -engine.roles: every role "
+                       "must be on some core (have %s)",
+                       spec, have);
     }
     return 0;
 }

@@ -61,8 +61,8 @@ int main(int argc, char **argv, char **envp)
     int sig = 0;
     while (sigwait(&sigs, &sig) != 0) {
     }
-    SC_LOG_INFO("event=shutdown signal=%s drain_timeout_ms=%lld", sig == SIGINT ? "SIGINT" : "SIGTERM",
-                (long long)app.cfg.shutdown_timeout_ms);
+    SC_LOG_INFO("event=shutdown signal=%s drain_timeout_ms=%lld",
+                sig == SIGINT ? "SIGINT" : "SIGTERM", (long long)app.cfg.shutdown_timeout_ms);
     sc_app_stop(&app);
     sc_app_fini(&app);
     SC_LOG_INFO("event=stopped");
