@@ -25,7 +25,7 @@ struct sc_engine {
     /* start-up rendezvous only (never on the hot path) */
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    uint32_t started;    /* cores that finished start-up, successfully or not */
+    uint32_t started; /* cores that finished start-up, successfully or not */
     int start_failed;
     sc_err_t start_err;
     int threads_running;
@@ -87,7 +87,8 @@ sc_engine_t *sc_engine_create(const sc_engine_cfg_t *cfg, sc_err_t *err)
     e->cores = calloc(n, sizeof(sc_core_t));
     e->links = calloc((size_t)n * n, sizeof(sc_link_t));
     if (!e->cores || !e->links) goto nomem_e;
-    for (uint32_t i = 0; i < n; i++) e->cores[i].wake_fd = -1;
+    for (uint32_t i = 0; i < n; i++)
+        e->cores[i].wake_fd = -1;
     for (uint32_t i = 0; i < n; i++) {
         sc_core_t *c = &e->cores[i];
         c->id = (uint16_t)i;
@@ -124,7 +125,8 @@ void sc_engine_destroy(sc_engine_t *e)
     if (!e) return;
     uint32_t n = e->cfg.cores;
     if (e->links) {
-        for (size_t k = 0; k < (size_t)n * n; k++) sc_link_fini(&e->links[k]);
+        for (size_t k = 0; k < (size_t)n * n; k++)
+            sc_link_fini(&e->links[k]);
     }
     if (e->cores) {
         for (uint32_t i = 0; i < n; i++) {
@@ -289,7 +291,10 @@ static int core_setup(sc_core_t *c, sc_err_t *err)
     for (int m = 0; m < e->modules_count; m++) {
         if (!e->modules[m].core_start) continue;
         rc = e->modules[m].core_start(c, e->modules[m].arg, err);
-        if (rc < 0) return sc_err_wrapf(err, "core %u: %s", c->id, e->modules[m].name);
+        if (rc < 0) {
+            err->code = rc; /* a hook may fail without filling err: its code still counts */
+            return sc_err_wrapf(err, "core %u: %s", c->id, e->modules[m].name);
+        }
     }
     return 0;
 }
@@ -305,6 +310,14 @@ static int modules_busy(sc_core_t *c)
         if (j != c->id && c->out[j]->inflight) return 1;
     }
     return 0;
+}
+
+static int all_drained(sc_engine_t *e)
+{
+    for (uint32_t i = 0; i < e->cfg.cores; i++) {
+        if (!atomic_load(&e->cores[i].drained)) return 0;
+    }
+    return 1;
 }
 
 static void core_loop(sc_core_t *c)
@@ -324,8 +337,14 @@ static void core_loop(sc_core_t *c)
             }
             work++;
         }
+        int idle_wait = 0;
         if (c->draining) {
-            if (!modules_busy(c)) break;
+            /* A core may leave only when every core is idle: a busy peer may still send to it.
+             * Once all are idle none can become busy again (no core accepts new work). */
+            int idle = !modules_busy(c) && !links_pending(c);
+            atomic_store(&c->drained, idle);
+            if (idle && all_drained(e)) break;
+            idle_wait = idle;
             if (c->now_ns >= drain_deadline) {
                 SC_LOG_WARN("event=drain_deadline_passed timeout_ms=%lld",
                             (long long)e->cfg.drain_timeout_ms);
@@ -336,6 +355,7 @@ static void core_loop(sc_core_t *c)
         int64_t next = sc_timers_next(&c->timers);
         if (c->draining && drain_deadline < next) next = drain_deadline;
         if (next != INT64_MAX) timeout = next > c->now_ns ? next - c->now_ns : 0;
+        if (idle_wait && (timeout < 0 || timeout > 2 * SC_NS_PER_MS)) timeout = 2 * SC_NS_PER_MS;
         if (work) timeout = 0;
         if (timeout != 0) {
             atomic_store(&c->sleeping, 1);
@@ -378,7 +398,8 @@ static void *core_main(void *arg)
     }
     pthread_cond_broadcast(&e->cv);
     /* Wait until every core is set up, so no core sends to a peer whose ring is not ready. */
-    while (e->started < e->cfg.cores) pthread_cond_wait(&e->cv, &e->mu);
+    while (e->started < e->cfg.cores)
+        pthread_cond_wait(&e->cv, &e->mu);
     int failed = e->start_failed;
     pthread_mutex_unlock(&e->mu);
     if (!failed) {
@@ -403,14 +424,16 @@ int sc_engine_start(sc_engine_t *e, sc_err_t *err)
             e->started += n - i;
             pthread_cond_broadcast(&e->cv);
             pthread_mutex_unlock(&e->mu);
-            for (uint32_t k = 0; k < i; k++) pthread_join(e->cores[k].thread, NULL);
+            for (uint32_t k = 0; k < i; k++)
+                pthread_join(e->cores[k].thread, NULL);
             if (err) *err = e->start_err;
             return -rc;
         }
         e->threads_running++;
     }
     pthread_mutex_lock(&e->mu);
-    while (e->started < n) pthread_cond_wait(&e->cv, &e->mu);
+    while (e->started < n)
+        pthread_cond_wait(&e->cv, &e->mu);
     int failed = e->start_failed;
     pthread_mutex_unlock(&e->mu);
     if (failed) {
@@ -432,6 +455,7 @@ void sc_engine_stop(sc_engine_t *e)
 void sc_engine_join(sc_engine_t *e)
 {
     if (!e->threads_running) return;
-    for (uint32_t i = 0; i < e->cfg.cores; i++) pthread_join(e->cores[i].thread, NULL);
+    for (uint32_t i = 0; i < e->cfg.cores; i++)
+        pthread_join(e->cores[i].thread, NULL);
     e->threads_running = 0;
 }

@@ -59,7 +59,8 @@ struct sc_core {
     sc_io_op_t wake_op;
     _Atomic int sleeping;
     int draining;
-    int64_t now_ns; /* monotonic time at the top of this loop turn */
+    _Atomic int drained; /* draining and idle: read by peers deciding whether all may exit */
+    int64_t now_ns;      /* monotonic time at the top of this loop turn */
     /* statistics, written by this core only */
     sc_counter_t loops;
     sc_counter_t wakeups_sent;

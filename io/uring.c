@@ -10,8 +10,8 @@
 
 static int probe(sc_uring_t *u, sc_err_t *err)
 {
-    static const int needed[] = {IORING_OP_ACCEPT, IORING_OP_RECV, IORING_OP_SEND,
-                                 IORING_OP_READ,   IORING_OP_WRITE, IORING_OP_CLOSE,
+    static const int needed[] = {IORING_OP_ACCEPT,  IORING_OP_RECV,  IORING_OP_SEND,
+                                 IORING_OP_READ,    IORING_OP_WRITE, IORING_OP_CLOSE,
                                  IORING_OP_TIMEOUT, IORING_OP_NOP};
     struct io_uring_probe *p = io_uring_get_probe_ring(&u->ring);
     if (!p) return sc_errf(err, -ENOSYS, "io_uring: cannot probe supported operations");

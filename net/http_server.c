@@ -25,8 +25,8 @@ typedef struct conn {
     struct conn *prev, *next;
     http_core_t *hc;
     int fd;
-    int shut;    /* shutdown(SHUT_RDWR) issued: waiting for ops to finish, then free */
-    int linger;  /* our side finished (SHUT_WR); discarding input until EOF or the deadline */
+    int shut;   /* shutdown(SHUT_RDWR) issued: waiting for ops to finish, then free */
+    int linger; /* our side finished (SHUT_WR); discarding input until EOF or the deadline */
     sc_http_conn_t http;
     sc_io_op_t recv_op;
     sc_io_op_t send_op;
@@ -117,10 +117,10 @@ static void post_send(conn_t *c)
 
 static void arm(conn_t *c, int64_t deadline)
 {
-    if (sc_timer_arm(&c->hc->core->timers, &c->timer, deadline) < 0) {
-        /* No timer slot: a connection we cannot time out is one we cannot afford. */
-        conn_kill(c);
-    }
+    /* Timer slots are sized for every connection the core may hold (conns_max + spare), so
+     * running out is a sizing bug, not load. */
+    int rc = sc_timer_arm(&c->hc->core->timers, &c->timer, deadline);
+    SC_ASSERT(rc == 0);
 }
 
 static void begin_linger(conn_t *c)
@@ -295,7 +295,8 @@ static int open_listener(const sc_http_server_cfg_t *cfg, sc_err_t *err)
 {
     char port[16];
     snprintf(port, sizeof(port), "%d", cfg->port);
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV};
     struct addrinfo *ai = NULL;
     const char *host = cfg->listen_addr[0] ? cfg->listen_addr : NULL;
@@ -420,15 +421,20 @@ sc_http_server_t *sc_http_server_create(const sc_http_server_cfg_t *cfg, sc_engi
 void sc_http_server_destroy(sc_http_server_t *s)
 {
     if (!s) return;
-    for (uint32_t i = 0; i < sc_engine_cores(s->engine); i++) free(s->cores[i]);
+    for (uint32_t i = 0; i < sc_engine_cores(s->engine); i++)
+        free(s->cores[i]);
     free(s->cores);
     free(s);
 }
 
 int sc_http_server_attach(sc_http_server_t *s)
 {
-    sc_module_t m = {.name = "http", .core_start = core_start, .core_drain = core_drain,
-                     .core_busy = core_busy, .core_stop = core_stop, .arg = s};
+    sc_module_t m = {.name = "http",
+                     .core_start = core_start,
+                     .core_drain = core_drain,
+                     .core_busy = core_busy,
+                     .core_stop = core_stop,
+                     .arg = s};
     int slot = sc_engine_add_module(s->engine, &m);
     if (slot < 0) return slot;
     s->slot = slot;

@@ -9,10 +9,11 @@
 
 #define SC_HTTP_ROUTES_MAX 64
 /* Status codes counted individually; anything else lands in the last ("other") slot. */
-#define SC_HTTP_STATUS_LIST(X)                                                                     \
-    X(200)                                                                                         \
-    X(204) X(400) X(401) X(404) X(405) X(408) X(411) X(413) X(415) X(429) X(431) X(499) X(500)     \
-        X(501) X(503) X(505)
+/* clang-format off */
+#define SC_HTTP_STATUS_LIST(X) \
+    X(200) X(204) X(400) X(401) X(404) X(405) X(408) X(411) X(413) X(415) X(429) X(431) X(499) \
+    X(500) X(501) X(503) X(505)
+/* clang-format on */
 #define SC_HTTP_STATUS_SLOTS 18
 /* Request duration histogram bucket upper bounds, in microseconds. */
 #define SC_HTTP_BUCKETS_US                                                                         \
