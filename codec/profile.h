@@ -36,8 +36,8 @@ typedef struct sc_psample {
 } sc_psample_t;
 
 typedef struct sc_plabel {
-    int64_t key;      /* string index */
-    int64_t str;      /* string index; 0 = numeric label (or empty string) */
+    int64_t key; /* string index */
+    int64_t str; /* string index; 0 = numeric label (or empty string) */
     int64_t num;
     int64_t num_unit; /* string index */
 } sc_plabel_t;

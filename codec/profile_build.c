@@ -51,7 +51,8 @@ static int vec_grow(sc_arena_t *a, vec_t *v, size_t elem, uint32_t need)
 {
     if (v->count + need <= v->cap) return 0;
     uint64_t cap = v->cap ? (uint64_t)v->cap * 2 : 64;
-    while (cap < (uint64_t)v->count + need) cap *= 2;
+    while (cap < (uint64_t)v->count + need)
+        cap *= 2;
     if (cap > UINT32_MAX / 2) return -SC_E_TOO_LARGE;
     void *d = sc_arena_alloc(a, (size_t)cap * elem, 8);
     if (!d) return -SC_E_NOMEM;
@@ -80,7 +81,8 @@ static int itab_grow(sc_arena_t *a, itab_t *t)
     for (uint32_t i = 0; i <= t->mask; i++) {
         if (!t->slots[i]) continue;
         uint32_t j = (uint32_t)t->hashes[i] & n.mask;
-        while (n.slots[j]) j = (j + 1) & n.mask;
+        while (n.slots[j])
+            j = (j + 1) & n.mask;
         n.slots[j] = t->slots[i];
         n.hashes[j] = t->hashes[i];
     }
@@ -175,7 +177,8 @@ int64_t sc_pbuild_frame(sc_pbuild_t *b, const sc_pframe_t *f)
             const sc_plocation_t *loc = &((sc_plocation_t *)b->locations.data)[li];
             const sc_pline_t *ln = &((sc_pline_t *)b->lines.data)[loc->line_off];
             const sc_pfunction_t *fn = &((sc_pfunction_t *)b->functions.data)[ln->function_id - 1];
-            if (fn->name == name && fn->filename == file && ln->line == f->line) return (int64_t)loc->id;
+            if (fn->name == name && fn->filename == file && ln->line == f->line)
+                return (int64_t)loc->id;
         }
         j = (j + 1) & t->mask;
     }
@@ -208,8 +211,10 @@ int sc_pbuild_sample(sc_pbuild_t *b, const uint64_t *loc_ids, uint32_t n_locs,
     if ((rc = vec_grow(b->arena, &b->loc_ids, sizeof(uint64_t), n_locs)) < 0) return rc;
     if ((rc = vec_grow(b->arena, &b->values, sizeof(int64_t), b->n_sample_types)) < 0) return rc;
     if ((rc = vec_grow(b->arena, &b->labels, sizeof(sc_plabel_t), n_labels)) < 0) return rc;
-    sc_psample_t s = {.loc_off = b->loc_ids.count, .loc_count = n_locs,
-                      .value_off = b->values.count, .label_off = b->labels.count,
+    sc_psample_t s = {.loc_off = b->loc_ids.count,
+                      .loc_count = n_locs,
+                      .value_off = b->values.count,
+                      .label_off = b->labels.count,
                       .label_count = n_labels};
     for (uint32_t i = 0; i < n_labels; i++) {
         int64_t k = sc_pbuild_str(b, label_keys[i]);
