@@ -587,6 +587,16 @@ int sc_http_conn_input(sc_http_conn_t *c, const char *data, size_t len)
     return 0;
 }
 
+void sc_http_conn_resume(sc_http_conn_t *c)
+{
+    SC_ASSERT(c->state != SC_HTTP_HANDLING); /* answer first, then resume */
+    if (c->ctx->resume) {
+        c->ctx->resume(c);
+    } else {
+        sc_http_conn_process(c);
+    }
+}
+
 void sc_http_conn_abort(sc_http_conn_t *c)
 {
     c->state = SC_HTTP_CLOSING;

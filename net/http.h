@@ -74,6 +74,8 @@ typedef struct sc_http_ctx {
     sc_http_stats_t *stats; /* this core's; may be NULL */
     int64_t (*now_ns)(void *clock_arg);
     void *clock_arg;
+    /* Set by the driver: continue a connection after an asynchronous handler answered. */
+    void (*resume)(sc_http_conn_t *c);
 } sc_http_ctx_t;
 
 enum sc_http_state {
@@ -126,6 +128,12 @@ void sc_http_respond(sc_http_conn_t *c, int status, const char *content_type,
                      const char *extra_headers, const void *body, size_t len);
 /* Answer with a Connect-style JSON error {"code":"...","message":"..."}. */
 void sc_http_respond_error(sc_http_conn_t *c, int status, const char *code, const char *msg);
+
+/* Asynchronous handlers: a handler may return without answering; the connection then waits in
+ * SC_HTTP_HANDLING (its deadline suspended) until the handler's owner calls sc_http_respond and
+ * then sc_http_conn_resume, on the connection's own core. If the client went away meanwhile,
+ * the connection is kept until then and freed by the resume. */
+void sc_http_conn_resume(sc_http_conn_t *c);
 
 /* The client went away or the driver gives up: drop the request in hand, answer nothing. */
 void sc_http_conn_abort(sc_http_conn_t *c);

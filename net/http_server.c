@@ -84,8 +84,19 @@ static void conn_free(conn_t *c)
 static int conn_maybe_free(conn_t *c)
 {
     if (!c->shut) return 0;
-    if (!c->recv_op.inflight && !c->send_op.inflight) conn_free(c);
+    /* A request with its handler keeps the connection until the handler answers. */
+    if (!c->recv_op.inflight && !c->send_op.inflight && c->http.state != SC_HTTP_HANDLING) {
+        conn_free(c);
+    }
     return 1;
+}
+
+static void conn_resume(sc_http_conn_t *h)
+{
+    conn_t *c = h->user;
+    if (conn_maybe_free(c)) return;
+    sc_http_conn_process(h);
+    conn_after_io(c);
 }
 
 static void conn_kill(conn_t *c)
@@ -179,8 +190,7 @@ static void recv_done(sc_io_op_t *op, int res, int more)
         if (!c->linger && (st == SC_HTTP_READING || st == SC_HTTP_HANDLING)) {
             sc_counter_inc(&c->hc->stats.client_aborts);
         }
-        if (st == SC_HTTP_HANDLING) sc_http_conn_abort(&c->http);
-        conn_kill(c);
+        conn_kill(c); /* a pending handler still answers; its resume frees the conn */
         return;
     }
     sc_counter_add(&c->hc->stats.bytes_in, (uint64_t)res);
@@ -339,6 +349,7 @@ static int core_start(sc_core_t *core, void *arg, sc_err_t *err)
     hc->ctx.stats = &hc->stats;
     hc->ctx.now_ns = core_now;
     hc->ctx.clock_arg = core;
+    hc->ctx.resume = conn_resume;
     int fd = open_listener(&s->cfg, err);
     if (fd < 0) {
         free(hc);
@@ -395,6 +406,8 @@ static void core_stop(sc_core_t *core, void *arg)
     for (int i = 0; i < 200 && (hc->conns || hc->accept_op.inflight); i++) {
         for (conn_t *c = hc->conns, *n; c; c = n) {
             n = c->next;
+            /* The engine is stopping: a handler that has not answered by now never will. */
+            if (c->http.state == SC_HTTP_HANDLING) c->http.state = SC_HTTP_CLOSING;
             conn_maybe_free(c);
         }
         if (!hc->conns && !hc->accept_op.inflight) break;
