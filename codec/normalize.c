@@ -132,7 +132,24 @@ static int validate(ctx_t *c)
             return refuse(c, SC_DISCARD_MALFORMED, -SC_E_INVALID, "sample type contains -");
         }
     }
-    if (p->n_values != p->n_samples * p->n_sample_types) {
+    /* Values of each sample are contiguous and in sample order (decoders and the builder lay
+     * them out so): a sample's count is the distance to the next sample's run. */
+    int counts_ok = (uint64_t)p->n_values == (uint64_t)p->n_samples * p->n_sample_types;
+    for (uint32_t i = 0; counts_ok && i < p->n_samples; i++) {
+        uint32_t next = i + 1 < p->n_samples ? p->samples[i + 1].value_off : p->n_values;
+        if (next < p->samples[i].value_off || next - p->samples[i].value_off != p->n_sample_types) {
+            counts_ok = 0;
+        }
+    }
+    for (uint32_t i = 0; counts_ok && i < p->n_samples; i++) {
+        const sc_psample_t *sm = &p->samples[i];
+        if ((uint64_t)sm->loc_off + sm->loc_count > p->n_loc_ids ||
+            (uint64_t)sm->label_off + sm->label_count > p->n_labels) {
+            return refuse(c, SC_DISCARD_MALFORMED, -SC_E_INVALID,
+                          "sample refers to stack or label entries out of range");
+        }
+    }
+    if (!counts_ok) {
         return refuse(c, SC_DISCARD_MALFORMED, -SC_E_INVALID,
                       "sample value count differs from the sample type count");
     }
