@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -138,12 +139,47 @@ static void h_config_default(sc_http_conn_t *c, sc_http_req_t *req, void *ctx)
     respond_config(c, ctx, CONFIG_DEFAULT);
 }
 
-static void add_route(sc_app_t *app, const char *path, unsigned methods, sc_http_handler_fn fn)
+static void add_route_ctx(sc_app_t *app, const char *path, unsigned methods, sc_http_handler_fn fn,
+                          void *ctx)
 {
     SC_ASSERT(app->routes_count < SC_APP_ROUTES_MAX);
     SC_ASSERT(app->routes_count + 1 < SC_HTTP_ROUTES_MAX); /* stats slot 0 is "unmatched" */
     app->routes[app->routes_count++] =
-        (sc_http_route_t){.path = path, .methods = methods, .fn = fn, .ctx = app, .label = path};
+        (sc_http_route_t){.path = path, .methods = methods, .fn = fn, .ctx = ctx, .label = path};
+}
+
+static void add_route(sc_app_t *app, const char *path, unsigned methods, sc_http_handler_fn fn)
+{
+    add_route_ctx(app, path, methods, fn, app);
+}
+
+static int init_ingest(sc_app_t *app, sc_err_t *err)
+{
+    const sc_config_t *c = &app->cfg;
+    app->segments = sc_segments_create(app->engine, (uint32_t)c->shards);
+    if (!app->segments) return sc_errf(err, -ENOMEM, "segments: out of memory");
+    sc_ingest_cfg_t ic = {.multitenancy = c->multitenancy,
+                          .profile_bytes_max = (size_t)c->profile_bytes_max,
+                          .limits = {.reject_older_than_ns = c->reject_older_than_ms * SC_NS_PER_MS,
+                                     .reject_newer_than_ns = c->reject_newer_than_ms * SC_NS_PER_MS,
+                                     .max_samples = (uint32_t)c->samples_max,
+                                     .max_stack_depth = (uint32_t)c->stack_depth_max,
+                                     .max_sample_labels = (uint32_t)c->sample_labels_max,
+                                     .max_label_names = (uint32_t)c->label_names_max,
+                                     .max_label_name_len = (uint32_t)c->label_name_len_max,
+                                     .max_label_value_len = (uint32_t)c->label_value_len_max}};
+    app->ingest = sc_ingest_create(&ic, app->engine, app->segments);
+    if (!app->ingest) return sc_errf(err, -ENOMEM, "ingest: out of memory");
+    if (sc_segments_attach(app->segments) < 0 || sc_ingest_attach(app->ingest) < 0) {
+        return sc_errf(err, -ENOSPC, "engine: too many modules");
+    }
+    int n = 0;
+    const sc_connect_method_t *m = sc_ingest_methods(app->ingest, &n);
+    for (int i = 0; i < n; i++) {
+        add_route_ctx(app, m[i].path, SC_HTTP_M_POST, sc_connect_http_handler,
+                      (void *)(uintptr_t)&m[i]);
+    }
+    return 0;
 }
 
 static int ensure_dir(const char *path, sc_err_t *err)
@@ -181,6 +217,8 @@ int sc_app_init(sc_app_t *app, sc_err_t *err)
     add_route(app, "/api/v1/status/config", SC_HTTP_M_GET, h_config);
     add_route(app, "/api/v1/status/config/diff", SC_HTTP_M_GET, h_config_diff);
     add_route(app, "/api/v1/status/config/default", SC_HTTP_M_GET, h_config_default);
+    rc = init_ingest(app, err);
+    if (rc < 0) return rc;
 
     sc_http_server_cfg_t hc;
     sc_config_http(&app->cfg, &hc);
@@ -207,7 +245,11 @@ void sc_app_stop(sc_app_t *app)
 void sc_app_fini(sc_app_t *app)
 {
     sc_http_server_destroy(app->http);
+    sc_ingest_destroy(app->ingest);
+    sc_segments_destroy(app->segments);
     sc_engine_destroy(app->engine);
+    app->ingest = NULL;
+    app->segments = NULL;
     app->http = NULL;
     app->engine = NULL;
 }

@@ -4,6 +4,8 @@
 #define SC_APP_H
 
 #include "engine/core.h"
+#include "engine/segment.h"
+#include "net/ingest.h"
 #include "net/http_server.h"
 #include "net/scorch_config.h"
 
@@ -13,6 +15,8 @@ typedef struct sc_app {
     sc_config_t cfg;
     sc_engine_t *engine;
     sc_http_server_t *http;
+    sc_segments_t *segments;
+    sc_ingest_t *ingest;
     sc_http_route_t routes[SC_APP_ROUTES_MAX];
     int routes_count;
     int64_t start_wall_ns;

@@ -74,6 +74,8 @@ typedef struct sc_http_ctx {
     sc_http_stats_t *stats; /* this core's; may be NULL */
     int64_t (*now_ns)(void *clock_arg);
     void *clock_arg;
+    /* The engine core (sc_core_t *) serving these connections; NULL outside the engine. */
+    void *core;
     /* Set by the driver: continue a connection after an asynchronous handler answered. */
     void (*resume)(sc_http_conn_t *c);
 } sc_http_ctx_t;

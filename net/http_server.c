@@ -350,6 +350,7 @@ static int core_start(sc_core_t *core, void *arg, sc_err_t *err)
     hc->ctx.now_ns = core_now;
     hc->ctx.clock_arg = core;
     hc->ctx.resume = conn_resume;
+    hc->ctx.core = core;
     int fd = open_listener(&s->cfg, err);
     if (fd < 0) {
         free(hc);

@@ -181,6 +181,51 @@ static void render_process(const sc_app_t *app, sc_buf_t *b)
                   SC_VERSION, SC_REVISION, SC_BRANCH);
 }
 
+static void render_ingest(const sc_app_t *app, sc_buf_t *b)
+{
+    uint32_t n = sc_engine_cores(app->engine);
+    uint64_t prof = 0, ser = 0, smp = 0, bc = 0, bd = 0, bp = 0, disc[SC_DISCARD_COUNT_] = {0};
+    uint64_t sb = 0, ss = 0, sm = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const sc_ingest_stats_t *s = sc_ingest_stats(app->ingest, i);
+        if (s) {
+            prof += sc_counter_get(&s->profiles);
+            ser += sc_counter_get(&s->series);
+            smp += sc_counter_get(&s->samples);
+            bc += sc_counter_get(&s->bytes_compressed);
+            bd += sc_counter_get(&s->bytes_decompressed);
+            bp += sc_counter_get(&s->backpressure);
+            for (int r = 0; r < SC_DISCARD_COUNT_; r++)
+                disc[r] += sc_counter_get(&s->discarded[r]);
+        }
+        const sc_segment_stats_t *g = sc_segments_stats(app->segments, i);
+        if (g) {
+            sb += sc_counter_get(&g->batches);
+            ss += sc_counter_get(&g->series);
+            sm += sc_counter_get(&g->samples);
+        }
+    }
+    counter(b, "scorch_ingest_profiles_total", "Profiles accepted.", prof);
+    counter(b, "scorch_ingest_series_total", "Series accepted (one per sample type and label set).",
+            ser);
+    counter(b, "scorch_ingest_samples_total", "Samples accepted, after merging identical stacks.",
+            smp);
+    counter(b, "scorch_ingest_received_compressed_bytes_total", "Profile bytes as received.", bc);
+    counter(b, "scorch_ingest_received_decompressed_bytes_total",
+            "Profile bytes after decompression.", bd);
+    counter(b, "scorch_ingest_backpressure_total",
+            "Requests refused (429) because a segment core's ring was full.", bp);
+    sc_buf_puts(b, "# HELP scorch_discarded_profiles_total Profiles refused, by reason.\n"
+                   "# TYPE scorch_discarded_profiles_total counter\n");
+    for (int r = 1; r < SC_DISCARD_COUNT_; r++) {
+        sc_buf_printf(b, "scorch_discarded_profiles_total{reason=\"%s\"} %" PRIu64 "\n",
+                      sc_discard_reason_name((sc_discard_reason_t)r), disc[r]);
+    }
+    counter(b, "scorch_segment_batches_total", "Ingest batches accepted by segment cores.", sb);
+    counter(b, "scorch_segment_series_total", "Series accepted by segment cores.", ss);
+    counter(b, "scorch_segment_samples_total", "Samples accepted by segment cores.", sm);
+}
+
 int sc_app_metrics(sc_app_t *app, sc_buf_t *b)
 {
     totals_t t;
@@ -200,6 +245,7 @@ int sc_app_metrics(sc_app_t *app, sc_buf_t *b)
     render_requests(app, &t, b);
     render_errors(&t, b);
     render_engine(app, b);
+    render_ingest(app, b);
     render_process(app, b);
     return b->failed ? -SC_E_NOMEM : 0;
 }

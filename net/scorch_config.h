@@ -33,6 +33,16 @@ typedef struct sc_config {
     int64_t ring_slots;
     int64_t uring_entries;
     char log_level[16];
+    int64_t profile_bytes_max;
+    int64_t samples_max;
+    int64_t stack_depth_max;
+    int64_t sample_labels_max;
+    int64_t label_names_max;
+    int64_t label_name_len_max;
+    int64_t label_value_len_max;
+    int64_t reject_older_than_ms;
+    int64_t reject_newer_than_ms;
+    int64_t shards;
 } sc_config_t;
 
 extern const sc_opt_t sc_config_opts[];

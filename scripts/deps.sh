@@ -7,6 +7,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config git curl python3
   clang libclang-rt-14-dev clang-format
   liburing-dev libck-dev libjemalloc-dev libhttp-parser-dev libyaml-dev
+  libjansson-dev
   libzstd-dev libxxhash-dev libdeflate-dev libprotobuf-c-dev protobuf-c-compiler
   libraft-dev libuv1-dev
   libcmocka-dev libbenchmark-dev wrk

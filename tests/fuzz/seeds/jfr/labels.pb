@@ -1,0 +1,7 @@
+
+
+
+
+
+thread_name
+workerGET /api
