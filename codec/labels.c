@@ -19,7 +19,7 @@ static int grow(sc_labels_t *l, sc_arena_t *a)
 static int find(const sc_labels_t *l, const char *p, size_t n)
 {
     for (uint32_t i = 0; i < l->n; i++) {
-        if (l->v[i].name.len == n && memcmp(l->v[i].name.p, p, n) == 0) return (int)i;
+        if (l->v[i].name.len == n && (n == 0 || memcmp(l->v[i].name.p, p, n) == 0)) return (int)i;
     }
     return -1;
 }

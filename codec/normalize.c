@@ -307,8 +307,7 @@ static int group_eq(const sc_profile_t *p, const sc_plabel_t *a, uint32_t na, co
         if (i == na || j == nb) return i == na && j == nb;
         sc_str_t ka = p->strings[a[i].key], kb = p->strings[b[j].key];
         sc_str_t va = p->strings[a[i].str], vb = p->strings[b[j].str];
-        if (ka.len != kb.len || va.len != vb.len || memcmp(ka.p, kb.p, ka.len) ||
-            memcmp(va.p, vb.p, va.len)) {
+        if (!sc_str_same(ka, kb) || !sc_str_same(va, vb)) {
             return 0;
         }
         i++;
@@ -564,8 +563,7 @@ static int check_duplicates(ctx_t *c, const sc_labels_t *req)
 {
     for (uint32_t i = 0; i < req->n; i++) {
         for (uint32_t j = i + 1; j < req->n; j++) {
-            if (req->v[i].name.len == req->v[j].name.len &&
-                memcmp(req->v[i].name.p, req->v[j].name.p, req->v[i].name.len) == 0) {
+            if (sc_str_same(req->v[i].name, req->v[j].name)) {
                 return label_error(c, SC_DISCARD_DUPLICATE_LABEL, req,
                                    "has duplicate label name:", req->v[i].name);
             }
@@ -646,9 +644,7 @@ static int canonical_groups(ctx_t *c, const sc_labels_t *req, const merged_label
                 uint32_t k = 0;
                 for (; k < o->n; k++) {
                     const sc_label_t *x = &o->v[k], *y = &base[gi].v[k];
-                    if (x->name.len != y->name.len || x->value.len != y->value.len ||
-                        memcmp(x->name.p, y->name.p, x->name.len) ||
-                        memcmp(x->value.p, y->value.p, x->value.len)) {
+                    if (!sc_str_same(x->name, y->name) || !sc_str_same(x->value, y->value)) {
                         break;
                     }
                 }

@@ -15,6 +15,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "base/arena.h"
 #include "base/err.h"
@@ -104,6 +105,12 @@ static inline sc_str_t sc_profile_str(const sc_profile_t *p, int64_t i)
 {
     if (i < 0 || (uint64_t)i >= p->n_strings) return (sc_str_t){"", 0};
     return p->strings[i];
+}
+
+/* Equality of two strings (either may be {NULL, 0}). */
+static inline int sc_str_same(sc_str_t a, sc_str_t b)
+{
+    return a.len == b.len && (a.len == 0 || memcmp(a.p, b.p, a.len) == 0);
 }
 
 /* Equality of a profile string with a C string. */

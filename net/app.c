@@ -173,6 +173,8 @@ static int init_ingest(sc_app_t *app, sc_err_t *err)
     if (sc_segments_attach(app->segments) < 0 || sc_ingest_attach(app->ingest) < 0) {
         return sc_errf(err, -ENOSPC, "engine: too many modules");
     }
+    add_route_ctx(app, "/ingest", SC_HTTP_M_POST, sc_ingest_http_handler, app->ingest);
+    add_route_ctx(app, "/pyroscope/ingest", SC_HTTP_M_POST, sc_ingest_http_handler, app->ingest);
     int n = 0;
     const sc_connect_method_t *m = sc_ingest_methods(app->ingest, &n);
     for (int i = 0; i < n; i++) {

@@ -7,7 +7,13 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "codec/folded.h"
+#include "codec/ingest_params.h"
+#include "codec/jfr.h"
+#include "codec/multipart.h"
 #include "codec/pprof.h"
+#include "codec/speedscope.h"
+#include "codec/trie.h"
 #include "net/ingest.h"
 #include "net/tenant.h"
 #include "push.pb-c.h"
@@ -26,9 +32,11 @@ struct sc_ingest {
     int slot;
 };
 
-/* A request waiting for its batches. */
+/* A request waiting for its batches: a Connect call (Push) or a plain HTTP one (/ingest). */
 typedef struct push_req {
-    sc_connect_call_t *call;
+    sc_http_conn_t *conn;
+    sc_connect_call_t *call; /* NULL for /ingest */
+    int error_status;        /* /ingest: HTTP status of r->error (400 or 422) */
     sc_ingest_t *in;
     ingest_core_t *ic;
     uint32_t pending;
@@ -44,9 +52,34 @@ static ingest_core_t *core_state(sc_ingest_t *in, sc_core_t *core)
     return core->module_state[in->slot];
 }
 
+static void finish_plain(push_req_t *r)
+{
+    if (r->error) {
+        int st = r->error_status ? r->error_status : sc_err_http_status(r->error);
+        sc_http_respond_error(r->conn, st, st == 422 ? "unknown" : sc_connect_code(r->error),
+                              r->err.msg);
+    } else if (r->backpressure) {
+        sc_counter_inc(&r->ic->stats.backpressure);
+        static const char msg[] =
+            "{\"code\":\"resource_exhausted\",\"message\":\"ingest backpressure: a segment core "
+            "is full; retry\"}";
+        sc_http_respond(r->conn, 429, "application/json", "Retry-After: 1\r\n", msg,
+                        sizeof(msg) - 1);
+    } else {
+        sc_counter_add(&r->ic->stats.profiles, r->profiles);
+        sc_counter_add(&r->ic->stats.series, r->series);
+        sc_counter_add(&r->ic->stats.samples, r->samples);
+        sc_http_respond(r->conn, 200, "text/plain; charset=utf-8", NULL, "", 0);
+    }
+}
+
 static void finish(push_req_t *r)
 {
     sc_connect_call_t *call = r->call;
+    if (!call) {
+        finish_plain(r);
+        return;
+    }
     if (r->error) {
         sc_connect_fail(call, r->error, r->err.msg, NULL);
     } else if (r->backpressure) {
@@ -71,7 +104,7 @@ static void batch_done(sc_core_t *core, sc_msg_t *msg)
     if (msg->status < 0) r->backpressure = 1;
     if (--r->pending == 0) {
         finish(r);
-        sc_connect_done(r->call);
+        sc_http_conn_resume(r->conn);
     }
 }
 
@@ -119,6 +152,34 @@ static int route(push_req_t *r, sc_core_t *core, const sc_norm_t *n, sc_arena_t 
         }
     }
     return 0;
+}
+
+/* Route every normalised profile of a request and answer now (0) or when the last batch is
+ * back (SC_CONNECT_LATER). */
+static int route_all(push_req_t *r, sc_core_t *core, sc_norm_t *norms, size_t count)
+{
+    sc_arena_t *a = &r->conn->arena;
+    /* Held while routing so that no batch completes the request early; the request's arena
+     * (holding every profile) lives until the answer, after the last batch came home. */
+    r->pending = 1;
+    for (size_t i = 0; i < count; i++) {
+        int rc = route(r, core, &norms[i], a);
+        if (rc == -SC_AGAIN) {
+            r->backpressure = 1;
+            break;
+        }
+        if (rc < 0) {
+            r->error = rc;
+            sc_errf(&r->err, rc, "routing profiles to segment cores: %s", sc_err_str(rc));
+            break;
+        }
+        r->profiles++;
+    }
+    if (--r->pending == 0) {
+        finish(r);
+        return 0;
+    }
+    return SC_CONNECT_LATER;
 }
 
 static int labels_of(const Push__V1__RawProfileSeries *s, sc_arena_t *a, sc_labels_t *out)
@@ -176,7 +237,7 @@ static int push(sc_connect_call_t *call, const ProtobufCMessage *msg, sc_err_t *
     sc_arena_t *a = call->arena;
     push_req_t *r = sc_arena_alloc(a, sizeof(*r), 8);
     if (!r) return -SC_E_NOMEM;
-    *r = (push_req_t){.in = in, .ic = core_state(in, core)};
+    *r = (push_req_t){.conn = call->conn, .in = in, .ic = core_state(in, core)};
     int rc = sc_tenant_of_write(call->req, in->cfg.multitenancy, r->tenant, err);
     if (rc < 0) return rc;
     size_t total = 0;
@@ -203,27 +264,369 @@ static int push(sc_connect_call_t *call, const ProtobufCMessage *msg, sc_err_t *
         }
     }
     r->call = call;
-    /* Held while routing so that no batch completes the request early; the request's arena
-     * (holding every profile) lives until the answer, after the last batch came home. */
-    r->pending = 1;
-    for (size_t i = 0; i < total; i++) {
-        rc = route(r, core, &norms[i], a);
-        if (rc == -SC_AGAIN) {
-            r->backpressure = 1;
-            break;
+    return route_all(r, core, norms, total);
+}
+
+/* ---- POST /ingest (spec §6) ---------------------------------------------------------------- */
+
+#define MAX_LEGACY_PROFILES 16
+
+typedef struct legacy {
+    push_req_t *r;
+    sc_arena_t *a;
+    sc_legacy_params_t prm;
+    sc_profile_t *profiles[MAX_LEGACY_PROFILES];
+    sc_labels_t labels[MAX_LEGACY_PROFILES];
+    uint32_t n;
+    int skip; /* accepted without storing (profile_id label, missing profile part) */
+} legacy_t;
+
+static sc_str_t lit(const char *s)
+{
+    return (sc_str_t){s, (uint32_t)strlen(s)};
+}
+
+/* Series labels of a legacy profile (§6.3, §6.7, §6.8). app_label: "app_name" when the labels
+ * already hold service_name (text and JFR paths); NULL on the pprof path. */
+static int legacy_labels(legacy_t *l, const char *metric, sc_str_t app, int app_label,
+                         sc_str_t jfr_event, sc_labels_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    const sc_legacy_name_t *nm = &l->prm.name;
+    for (uint32_t i = 0; i < nm->n_labels; i++) {
+        if (sc_labels_set(out, l->a, nm->labels[i].name, nm->labels[i].value) < 0) {
+            return -SC_E_NOMEM;
         }
-        if (rc < 0) {
-            r->error = rc;
-            sc_errf(&r->err, rc, "routing profiles to segment cores: %s", sc_err_str(rc));
-            break;
-        }
-        r->profiles++;
     }
-    if (--r->pending == 0) {
-        finish(r);
+    if (sc_labels_set(out, l->a, lit("__name__"), lit(metric)) < 0 ||
+        sc_labels_set(out, l->a, lit("__delta__"), lit("false")) < 0 ||
+        sc_labels_set(out, l->a, lit("pyroscope_spy"), l->prm.spy_name) < 0) {
+        return -SC_E_NOMEM;
+    }
+    if (jfr_event.len && sc_labels_set(out, l->a, lit("jfr_event"), jfr_event) < 0) {
+        return -SC_E_NOMEM;
+    }
+    const sc_str_t *svc = sc_labels_get(out, "service_name");
+    if (!svc || !svc->len) {
+        if (app.len && sc_labels_set(out, l->a, lit("service_name"), app) < 0) return -SC_E_NOMEM;
+    } else if (app_label && app.len) {
+        if (sc_labels_add_missing(out, l->a, lit("app_name"), app) < 0) return -SC_E_NOMEM;
+    }
+    return 0;
+}
+
+static int add_profile(legacy_t *l, sc_profile_t *p, sc_labels_t *lab, sc_err_t *err)
+{
+    if (l->n == MAX_LEGACY_PROFILES) return sc_errf(err, -SC_E_INVALID, "too many profiles");
+    l->profiles[l->n] = p;
+    l->labels[l->n] = *lab;
+    l->n++;
+    return 0;
+}
+
+static int maybe_gunzip(legacy_t *l, const uint8_t **buf, size_t *len, sc_err_t *err)
+{
+    if (!sc_gzip_is(*buf, *len)) return 0;
+    uint8_t *out = NULL;
+    int rc = sc_gzip_inflate(l->r->ic->env.inflater, *buf, *len, l->r->in->cfg.profile_bytes_max,
+                             l->a, &out, len, err);
+    if (rc < 0) return rc;
+    *buf = out;
+    return 0;
+}
+
+/* Per-language fixes of the pprof path (§6.3): .NET '-' in sample types, function ids 0. */
+static int dotnet_fix(legacy_t *l, sc_profile_t *p)
+{
+    for (uint32_t i = 0; i < p->n_sample_types; i++) {
+        sc_str_t t = sc_profile_str(p, p->sample_types[i].type);
+        if (!memchr(t.p, '-', t.len)) continue;
+        char *c = sc_arena_strndup(l->a, t.p, t.len);
+        if (!c) return -SC_E_NOMEM;
+        for (uint32_t k = 0; k < t.len; k++)
+            c[k] = c[k] == '-' ? '_' : c[k];
+        p->strings[p->sample_types[i].type] = (sc_str_t){c, t.len};
+    }
+    int all_zero = p->n_functions > 0 && p->n_functions == p->n_locations;
+    for (uint32_t i = 0; all_zero && i < p->n_functions; i++)
+        all_zero = p->functions[i].id == 0;
+    if (all_zero) {
+        for (uint32_t i = 0; i < p->n_functions; i++)
+            p->functions[i].id = p->locations[i].id;
+        for (uint32_t i = 0; i < p->n_locations; i++) {
+            const sc_plocation_t *loc = &p->locations[i];
+            for (uint32_t k = 0; k < loc->line_count && loc->line_off + k < p->n_lines; k++) {
+                p->lines[loc->line_off + k].function_id = loc->id;
+            }
+        }
+    }
+    return 0;
+}
+
+static int legacy_pprof(legacy_t *l, const uint8_t *body, size_t len, sc_str_t ctype, sc_err_t *err)
+{
+    const sc_st_config_t *cfg = sc_sample_type_config_default();
+    sc_st_config_t parsed;
+    const uint8_t *buf = body;
+    if (l->prm.multipart) {
+        sc_str_t boundary;
+        sc_multipart_t mp;
+        int rc = sc_multipart_boundary(ctype, l->a, &boundary, err);
+        if (rc == 0)
+            rc = sc_multipart_parse((const char *)body, len, boundary, NULL, l->a, &mp, err);
+        if (rc < 0) return rc;
+        const sc_mpart_t *prev = sc_multipart_get(&mp, "prev_profile");
+        if (prev && prev->body_len) {
+            l->r->error_status = 422;
+            return sc_errf(err, -SC_E_INVALID,
+                           "unsupported client version. Please update "
+                           "github.com/grafana/pyroscope-go to the latest version");
+        }
+        const sc_mpart_t *stc = sc_multipart_get(&mp, "sample_type_config");
+        if (stc && stc->body_len) {
+            rc = sc_sample_type_config_parse(stc->body, stc->body_len, l->a, &parsed, err);
+            if (rc < 0) return sc_err_wrapf(err, "sample_type_config");
+            if (!parsed.is_null) cfg = &parsed;
+        }
+        const sc_mpart_t *prof = sc_multipart_get(&mp, "profile");
+        if (!prof || !prof->body_len) {
+            l->skip = 1; /* spec §6.3: succeeds, nothing stored */
+            return 0;
+        }
+        buf = (const uint8_t *)prof->body;
+        len = prof->body_len;
+    }
+    int rc = maybe_gunzip(l, &buf, &len, err);
+    if (rc < 0) return rc;
+    sc_pprof_limits_t plim = {.bytes_max = l->r->in->cfg.profile_bytes_max,
+                              .samples_max = l->r->in->cfg.limits.max_samples};
+    sc_profile_t *p = sc_arena_alloc(l->a, sizeof(*p), 8);
+    if (!p) return -SC_E_NOMEM;
+    if ((rc = sc_pprof_decode(buf, len, l->a, &plim, p, err)) < 0) return rc;
+    if (sc_str_eq(l->prm.spy_name, "dotnetspy") ||
+        (sc_str_eq(l->prm.spy_name, "unknown") &&
+         sc_sample_type_config_find(cfg, lit("inuse-space")))) {
+        if (dotnet_fix(l, p) < 0) return -SC_E_NOMEM;
+    }
+    /* Old SDKs wrote microseconds: a time in 1970 (or none) becomes the request's `from`. */
+    if (p->time_nanos < 365LL * 86400 * 1000000000LL) p->time_nanos = l->prm.from_ns;
+    sc_str_t *types = sc_arena_alloc(l->a, sizeof(sc_str_t) * (p->n_sample_types + 1), 8);
+    if (!types) return -SC_E_NOMEM;
+    for (uint32_t i = 0; i < p->n_sample_types; i++) {
+        types[i] = sc_profile_str(p, p->sample_types[i].type);
+    }
+    sc_str_t metric = sc_pprof_metric_name(types, p->n_sample_types, cfg);
+    char *m = sc_arena_strndup(l->a, metric.p ? metric.p : "", metric.len);
+    sc_labels_t lab;
+    if (!m || legacy_labels(l, m, l->prm.name.app, 0, (sc_str_t){"", 0}, &lab) < 0) {
+        return -SC_E_NOMEM;
+    }
+    return add_profile(l, p, &lab, err);
+}
+
+static int legacy_jfr(legacy_t *l, const uint8_t *body, size_t len, sc_str_t ctype, sc_err_t *err)
+{
+    const uint8_t *buf = body, *labels = NULL;
+    size_t labels_len = 0;
+    int rc;
+    if (l->prm.multipart) {
+        sc_str_t boundary;
+        sc_multipart_t mp;
+        rc = sc_multipart_boundary(ctype, l->a, &boundary, err);
+        if (rc == 0)
+            rc = sc_multipart_parse((const char *)body, len, boundary, NULL, l->a, &mp, err);
+        if (rc < 0) return rc;
+        const sc_mpart_t *j = sc_multipart_get(&mp, "jfr");
+        if (!j) return sc_errf(err, -SC_E_INVALID, "jfr field is required");
+        buf = (const uint8_t *)j->body;
+        len = j->body_len;
+        if ((rc = maybe_gunzip(l, &buf, &len, err)) < 0) return rc;
+        const sc_mpart_t *lp = sc_multipart_get(&mp, "labels");
+        if (lp) {
+            labels = (const uint8_t *)lp->body;
+            labels_len = lp->body_len;
+            if ((rc = maybe_gunzip(l, &labels, &labels_len, err)) < 0) return rc;
+        }
+    }
+    sc_jfr_opts_t o = {.sample_rate_hz = l->prm.sample_rate,
+                       .from_ns = l->prm.from_ns,
+                       .until_ns = l->prm.until_ns,
+                       .samples_max = l->r->in->cfg.limits.max_samples,
+                       .bytes_max = l->r->in->cfg.profile_bytes_max * 8};
+    sc_jfr_result_t res;
+    if ((rc = sc_jfr_decode(buf, len, labels, labels_len, &o, l->a, &res, err)) < 0) return rc;
+    for (uint32_t i = 0; i < res.n_profiles; i++) {
+        sc_labels_t lab;
+        if (legacy_labels(l, res.profiles[i].metric, l->prm.name.app, 1, res.jfr_event, &lab) < 0) {
+            return -SC_E_NOMEM;
+        }
+        if ((rc = add_profile(l, &res.profiles[i].profile, &lab, err)) < 0) return rc;
+    }
+    return 0;
+}
+
+static int legacy_text(legacy_t *l, const uint8_t *body, size_t len, sc_err_t *err)
+{
+    const sc_str_t *pid = NULL;
+    for (uint32_t i = 0; i < l->prm.name.n_labels; i++) {
+        if (sc_str_eq(l->prm.name.labels[i].name, "profile_id")) pid = &l->prm.name.labels[i].value;
+    }
+    if (pid && pid->len) {
+        l->skip = 1; /* §6.7: legacy span-profile uploads are silently discarded */
         return 0;
     }
-    return SC_CONNECT_LATER;
+    sc_text_in_t in = {.time_nanos = l->prm.from_ns,
+                       .samples_max = l->r->in->cfg.limits.max_samples};
+    int rc;
+    if (l->prm.format == SC_LEGACY_SPEEDSCOPE) {
+        sc_speedscope_t ss;
+        rc = sc_speedscope_parse((const char *)body, len, l->prm.sample_rate, l->a, &ss, err);
+        if (rc < 0) return rc;
+        for (uint32_t i = 0; i < ss.n_profiles; i++) {
+            sc_speedscope_profile_t *sp = &ss.profiles[i];
+            sc_str_t app = l->prm.name.app;
+            if (ss.n_profiles > 1) { /* the unit selects the type: <app>.<unit> */
+                size_t n = app.len + 1 + sp->unit.len;
+                char *c = sc_arena_alloc(l->a, n + 1, 1);
+                if (!c) return -SC_E_NOMEM;
+                memcpy(c, app.p, app.len);
+                c[app.len] = '.';
+                memcpy(c + app.len + 1, sp->unit.p, sp->unit.len);
+                app = (sc_str_t){c, (uint32_t)n};
+            }
+            if ((rc = sc_legacy_type_resolve(app, sp->sample_rate, &in.type, err)) < 0) return rc;
+            sc_profile_t *p = sc_arena_alloc(l->a, sizeof(*p), 8);
+            if (!p) return -SC_E_NOMEM;
+            if ((rc = sc_speedscope_build(sp, &in, p, err)) < 0) return rc;
+            sc_labels_t lab;
+            if (legacy_labels(l, in.type.metric, in.type.app, 1, (sc_str_t){"", 0}, &lab) < 0 ||
+                (sp->name.len && sc_labels_set(&lab, l->a, lit("profile_name"), sp->name) < 0)) {
+                return -SC_E_NOMEM;
+            }
+            if ((rc = add_profile(l, p, &lab, err)) < 0) return rc;
+        }
+        return 0;
+    }
+    if ((rc = sc_legacy_type_resolve(l->prm.name.app, l->prm.sample_rate, &in.type, err)) < 0) {
+        return rc;
+    }
+    sc_profile_t *p = sc_arena_alloc(l->a, sizeof(*p), 8);
+    if (!p) return -SC_E_NOMEM;
+    switch (l->prm.format) {
+    case SC_LEGACY_LINES:
+        rc = sc_lines_decode((const char *)body, len, &in, l->a, p, err);
+        break;
+    case SC_LEGACY_TRIE:
+        rc = sc_trie_decode(body, len, &in, l->a, p, err);
+        break;
+    case SC_LEGACY_TREE:
+        rc = sc_tree_decode(body, len, &in, l->a, p, err);
+        break;
+    default:
+        rc = sc_folded_decode((const char *)body, len, &in, l->a, p, err);
+        break;
+    }
+    if (rc < 0) return rc;
+    sc_labels_t lab;
+    if (legacy_labels(l, in.type.metric, in.type.app, 1, (sc_str_t){"", 0}, &lab) < 0) {
+        return -SC_E_NOMEM;
+    }
+    return add_profile(l, p, &lab, err);
+}
+
+static int legacy_decode(legacy_t *l, sc_http_req_t *hreq, sc_err_t *err)
+{
+    size_t ctlen = 0, elen = 0;
+    const char *ct = sc_http_header(hreq, "content-type", &ctlen);
+    sc_str_t ctype = {ct ? ct : "", (uint32_t)ctlen};
+    int rc = sc_legacy_params_parse(hreq->query, hreq->query_len, ctype, sc_clock_wall_ns(), l->a,
+                                    &l->prm, err);
+    if (rc < 0) return rc;
+    const uint8_t *body = (const uint8_t *)hreq->body;
+    size_t len = hreq->body_len;
+    const char *enc = sc_http_header(hreq, "content-encoding", &elen);
+    if (enc && elen == 4 && strncmp(enc, "gzip", 4) == 0 && sc_gzip_is(body, len)) {
+        /* Honoured for every format (§14 #2), not only where the payload is sniffed. */
+        uint8_t *out = NULL;
+        rc = sc_gzip_inflate(l->r->ic->env.inflater, body, len, l->r->in->cfg.profile_bytes_max * 8,
+                             l->a, &out, &len, err);
+        if (rc < 0) return rc;
+        body = out;
+    }
+    switch (l->prm.format) {
+    case SC_LEGACY_PPROF:
+        l->r->error_status = 422;
+        return legacy_pprof(l, body, len, ctype, err);
+    case SC_LEGACY_JFR:
+        l->r->error_status = 422;
+        return legacy_jfr(l, body, len, ctype, err);
+    default:
+        if (l->prm.multipart && l->prm.format == SC_LEGACY_FOLDED) {
+            l->prm.format = SC_LEGACY_PPROF; /* rule 7: multipart without format= is pprof */
+            l->r->error_status = 422;
+            return legacy_pprof(l, body, len, ctype, err);
+        }
+        return legacy_text(l, body, len, err);
+    }
+}
+
+static void h_ingest(sc_http_conn_t *c, sc_http_req_t *hreq, void *ctx)
+{
+    sc_ingest_t *in = ctx;
+    sc_core_t *core = c->ctx->core;
+    sc_arena_t *a = &c->arena;
+    sc_err_t err;
+    sc_err_clear(&err);
+    push_req_t *r = sc_arena_alloc(a, sizeof(*r), 8);
+    legacy_t *l = sc_arena_alloc(a, sizeof(*l), 8);
+    if (!r || !l) {
+        sc_http_respond_error(c, 503, "resource_exhausted", "out of memory");
+        return;
+    }
+    *r = (push_req_t){.conn = c, .in = in, .ic = core_state(in, core)};
+    memset(l, 0, sizeof(*l));
+    l->r = r;
+    l->a = a;
+    int rc = sc_tenant_of_write(hreq, in->cfg.multitenancy, r->tenant, &err);
+    if (rc < 0) {
+        sc_http_respond_error(c, 401, "unauthenticated", err.msg);
+        return;
+    }
+    sc_counter_add(&r->ic->stats.bytes_compressed, hreq->body_len);
+    rc = legacy_decode(l, hreq, &err);
+    sc_norm_t *norms = NULL;
+    if (rc == 0 && l->n) {
+        norms = sc_arena_alloc(a, sizeof(sc_norm_t) * l->n, 8);
+        if (!norms) rc = -SC_E_NOMEM;
+    }
+    for (uint32_t i = 0; rc == 0 && i < l->n; i++) {
+        sc_norm_limits_t lim = in->cfg.limits;
+        lim.now_ns = sc_clock_wall_ns();
+        sc_discard_reason_t reason = SC_DISCARD_NONE;
+        rc = sc_normalize(l->profiles[i], &l->labels[i], &lim, a, &norms[i], &reason, &err);
+        if (rc < 0 && reason != SC_DISCARD_NONE) sc_counter_inc(&r->ic->stats.discarded[reason]);
+    }
+    if (rc < 0) {
+        if (rc == -SC_E_MALFORMED || rc == -SC_E_TOO_LARGE) {
+            sc_counter_inc(&r->ic->stats.discarded[SC_DISCARD_MALFORMED]);
+        }
+        int st = rc == -SC_E_NOMEM ? 503 : r->error_status ? r->error_status : 400;
+        if (rc == -SC_E_LIMITED) st = 429;
+        sc_http_respond_error(c, st, st == 422 ? "unknown" : sc_connect_code(rc),
+                              sc_err_message(&err, rc));
+        return;
+    }
+    if (l->skip || l->n == 0) {
+        sc_http_respond(c, 200, "text/plain; charset=utf-8", NULL, "", 0);
+        return;
+    }
+    r->error_status = 0;
+    route_all(r, core, norms, l->n); /* answers now, or when the last batch is back */
+}
+
+void sc_ingest_http_handler(sc_http_conn_t *c, sc_http_req_t *req, void *ctx)
+{
+    h_ingest(c, req, ctx);
 }
 
 static int core_start(sc_core_t *core, void *arg, sc_err_t *err)

@@ -36,6 +36,9 @@ SC_MUST_USE int sc_ingest_attach(sc_ingest_t *in);
 /* The Connect methods this module serves (Push), ready for routing. */
 const sc_connect_method_t *sc_ingest_methods(const sc_ingest_t *in, int *count);
 
+/* HTTP handler of POST /ingest and /pyroscope/ingest (spec §6); ctx is the sc_ingest_t. */
+void sc_ingest_http_handler(sc_http_conn_t *c, sc_http_req_t *req, void *ctx);
+
 /* Per-core statistics (NULL where the core has no ingest role). */
 const sc_ingest_stats_t *sc_ingest_stats(const sc_ingest_t *in, uint32_t core);
 

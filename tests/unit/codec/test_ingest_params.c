@@ -27,7 +27,7 @@ static sc_str_t S(const char *s)
 
 static void assert_str(sc_str_t s, const char *want)
 {
-    if (s.len != strlen(want) || memcmp(s.p, want, s.len) != 0) {
+    if (s.len != strlen(want) || (s.len && memcmp(s.p, want, s.len) != 0)) {
         fail_msg("got \"%.*s\", want \"%s\"", (int)s.len, s.p, want);
     }
 }
