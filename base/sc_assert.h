@@ -26,6 +26,9 @@ SC_NORETURN void sc_assert_fail(const char *expr, const char *file, int line, co
         if (SC_UNLIKELY(!(x))) sc_assert_fail(#x, __FILE__, __LINE__, __func__);                   \
     } while (0)
 
+/* A branch that cannot be taken; fails like an assertion, with msg as the expression. */
+#define SC_UNREACHABLE(msg) sc_assert_fail((msg), __FILE__, __LINE__, __func__)
+
 #ifdef SC_DEBUG
 #define SC_DASSERT(x) SC_ASSERT(x)
 /* Defensive branch: in debug builds the condition must hold; in release it is just evaluated. */

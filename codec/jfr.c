@@ -361,7 +361,7 @@ static int read_prim(rd_t *r, uint8_t kind, uint64_t *v)
     case JK_DOUBLE:
         return rd_be(r, 8, v);
     default:
-        SC_ASSERT(!"not a primitive kind");
+        SC_UNREACHABLE("not a primitive kind");
         return -1;
     }
 }

@@ -100,7 +100,7 @@ static void prep(struct io_uring_sqe *sqe, sc_io_op_t *op)
         io_uring_prep_timeout(sqe, &op->ts, 0, 0);
         break;
     default:
-        SC_ASSERT(!"unknown io op kind");
+        SC_UNREACHABLE("unknown io op kind");
     }
     io_uring_sqe_set_data(sqe, op);
 }
