@@ -32,6 +32,7 @@ struct sc_pbuild {
     vec_t labels;    /* sc_plabel_t */
     itab_t str_tab;
     itab_t frame_tab; /* -> location index */
+    itab_t func_tab;  /* (name, filename) -> function index */
     sc_pvt_t *sample_types;
     uint32_t n_sample_types;
     sc_pvt_t period_type;
@@ -100,7 +101,8 @@ sc_pbuild_t *sc_pbuild_new(sc_arena_t *arena, const sc_str_t *types, const sc_st
     if (!b) return NULL;
     memset(b, 0, sizeof(*b));
     b->arena = arena;
-    if (itab_init(arena, &b->str_tab, 256) < 0 || itab_init(arena, &b->frame_tab, 256) < 0) {
+    if (itab_init(arena, &b->str_tab, 256) < 0 || itab_init(arena, &b->frame_tab, 256) < 0 ||
+        itab_init(arena, &b->func_tab, 256) < 0) {
         return NULL;
     }
     if (sc_pbuild_str(b, (sc_str_t){"", 0}) != 0) return NULL;
@@ -161,6 +163,30 @@ int64_t sc_pbuild_str(sc_pbuild_t *b, sc_str_t s)
     return idx;
 }
 
+/* One function per (name, filename): frames of one function at different lines share it. */
+static int64_t function_of(sc_pbuild_t *b, int64_t name, int64_t file)
+{
+    int64_t key[2] = {name, file};
+    uint64_t h = sc_hash64(key, sizeof(key));
+    itab_t *t = &b->func_tab;
+    uint32_t j = (uint32_t)h & t->mask;
+    while (t->slots[j]) {
+        uint32_t fi = t->slots[j] - 1;
+        const sc_pfunction_t *fn = &((sc_pfunction_t *)b->functions.data)[fi];
+        if (t->hashes[j] == h && fn->name == name && fn->filename == file) return fi;
+        j = (j + 1) & t->mask;
+    }
+    int rc = vec_grow(b->arena, &b->functions, sizeof(sc_pfunction_t), 1);
+    if (rc < 0) return rc;
+    uint32_t fi = b->functions.count++;
+    ((sc_pfunction_t *)b->functions.data)[fi] =
+        (sc_pfunction_t){.id = fi + 1, .name = name, .system_name = name, .filename = file};
+    t->slots[j] = fi + 1;
+    t->hashes[j] = h;
+    if (++t->used * 2 > t->mask + 1 && itab_grow(b->arena, t) < 0) return -SC_E_NOMEM;
+    return fi;
+}
+
 int64_t sc_pbuild_frame(sc_pbuild_t *b, const sc_pframe_t *f)
 {
     int64_t name = sc_pbuild_str(b, f->name);
@@ -182,16 +208,14 @@ int64_t sc_pbuild_frame(sc_pbuild_t *b, const sc_pframe_t *f)
         }
         j = (j + 1) & t->mask;
     }
-    /* One function per (name, filename); lines differ per location. */
+    int64_t fi = function_of(b, name, file);
+    if (fi < 0) return fi;
     int rc;
-    if ((rc = vec_grow(b->arena, &b->functions, sizeof(sc_pfunction_t), 1)) < 0) return rc;
     if ((rc = vec_grow(b->arena, &b->locations, sizeof(sc_plocation_t), 1)) < 0) return rc;
     if ((rc = vec_grow(b->arena, &b->lines, sizeof(sc_pline_t), 1)) < 0) return rc;
-    uint32_t fi = b->functions.count++;
-    ((sc_pfunction_t *)b->functions.data)[fi] =
-        (sc_pfunction_t){.id = fi + 1, .name = name, .system_name = name, .filename = file};
     uint32_t lni = b->lines.count++;
-    ((sc_pline_t *)b->lines.data)[lni] = (sc_pline_t){.function_id = fi + 1, .line = f->line};
+    ((sc_pline_t *)b->lines.data)[lni] =
+        (sc_pline_t){.function_id = (uint64_t)fi + 1, .line = f->line};
     uint32_t li = b->locations.count++;
     ((sc_plocation_t *)b->locations.data)[li] =
         (sc_plocation_t){.id = li + 1, .mapping_id = 1, .line_off = lni, .line_count = 1};

@@ -19,6 +19,10 @@ for p in "${PACKAGES[@]}"; do
     missing+=("$p")
   fi
 done
+# The Node.js SDK integration test needs node and npm (any recent version on PATH will do).
+if ! command -v npm >/dev/null 2>&1; then
+  missing+=(nodejs npm)
+fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 SUDO=""
