@@ -27,7 +27,8 @@
     X(SC_DISCARD_LABEL_VALUE_TOO_LONG, "label_value_too_long")                                     \
     X(SC_DISCARD_DUPLICATE_LABEL, "duplicate_label_names")                                         \
     X(SC_DISCARD_INVALID_LABELS, "invalid_labels")                                                 \
-    X(SC_DISCARD_MISSING_LABELS, "missing_labels")
+    X(SC_DISCARD_MISSING_LABELS, "missing_labels")                                                 \
+    X(SC_DISCARD_RATE_LIMITED, "rate_limited")
 
 typedef enum {
 #define SC_DISCARD_ENUM_(e, s) e,

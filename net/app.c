@@ -160,6 +160,8 @@ static int init_ingest(sc_app_t *app, sc_err_t *err)
     if (!app->segments) return sc_errf(err, -ENOMEM, "segments: out of memory");
     sc_ingest_cfg_t ic = {.multitenancy = c->multitenancy,
                           .profile_bytes_max = (size_t)c->profile_bytes_max,
+                          .rate_bps = (double)c->rate_mb * 1e6,
+                          .burst_bytes = (double)c->burst_mb * 1e6,
                           .limits = {.reject_older_than_ns = c->reject_older_than_ms * SC_NS_PER_MS,
                                      .reject_newer_than_ns = c->reject_newer_than_ms * SC_NS_PER_MS,
                                      .max_samples = (uint32_t)c->samples_max,

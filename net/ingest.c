@@ -15,12 +15,14 @@
 #include "codec/speedscope.h"
 #include "codec/trie.h"
 #include "net/ingest.h"
+#include "net/ratelimit.h"
 #include "net/tenant.h"
 #include "push.pb-c.h"
 
 typedef struct ingest_core {
     sc_connect_env_t env; /* first: the Connect layer reads it through the module slot */
     sc_ingest_stats_t stats;
+    sc_ratelimit_t rl;
 } ingest_core_t;
 
 struct sc_ingest {
@@ -45,6 +47,7 @@ typedef struct push_req {
     sc_err_t err;
     char tenant[SC_TENANT_MAX + 1];
     uint64_t series, samples, profiles;
+    uint64_t bytes; /* decompressed profile bytes, for the rate limit */
 } push_req_t;
 
 static ingest_core_t *core_state(sc_ingest_t *in, sc_core_t *core)
@@ -154,6 +157,21 @@ static int route(push_req_t *r, sc_core_t *core, const sc_norm_t *n, sc_arena_t 
     return 0;
 }
 
+/* The tenant's rate limit on this core. 0, or -SC_E_LIMITED with msg and headers filled. */
+static int rate_limit(push_req_t *r, char *msg, size_t msg_cap, char *hdr, size_t hdr_cap)
+{
+    int64_t retry = 1;
+    int rc = sc_ratelimit_take(&r->ic->rl, r->tenant, r->bytes, sc_clock_mono_ns(), &retry);
+    if (rc == 0) return 0;
+    sc_counter_inc(&r->ic->stats.discarded[SC_DISCARD_RATE_LIMITED]);
+    snprintf(msg, msg_cap,
+             "push rate limit (%.0f bytes/s, burst %.0f bytes) exceeded while "
+             "adding %llu bytes",
+             r->in->cfg.rate_bps, r->in->cfg.burst_bytes, (unsigned long long)r->bytes);
+    snprintf(hdr, hdr_cap, "Retry-After: %lld\r\n", (long long)retry);
+    return rc;
+}
+
 /* Route every normalised profile of a request and answer now (0) or when the last batch is
  * back (SC_CONNECT_LATER). */
 static int route_all(push_req_t *r, sc_core_t *core, sc_norm_t *norms, size_t count)
@@ -212,6 +230,7 @@ static int prepare(push_req_t *r, const sc_labels_t *lab, const ProtobufCBinaryD
         buf = out;
     }
     sc_counter_add(&r->ic->stats.bytes_decompressed, len);
+    r->bytes += len;
     sc_pprof_limits_t plim = {.bytes_max = in->cfg.profile_bytes_max,
                               .samples_max = in->cfg.limits.max_samples};
     sc_profile_t *p = sc_arena_alloc(a, sizeof(*p), 8);
@@ -264,6 +283,11 @@ static int push(sc_connect_call_t *call, const ProtobufCMessage *msg, sc_err_t *
         }
     }
     r->call = call;
+    char why[200], hdr[48];
+    if (rate_limit(r, why, sizeof(why), hdr, sizeof(hdr)) < 0) {
+        sc_connect_fail(call, -SC_E_LIMITED, why, hdr);
+        return 0;
+    }
     return route_all(r, core, norms, total);
 }
 
@@ -621,6 +645,15 @@ static void h_ingest(sc_http_conn_t *c, sc_http_req_t *hreq, void *ctx)
         return;
     }
     r->error_status = 0;
+    r->bytes = hreq->body_len;
+    char msg[200], hdr[48];
+    if (rate_limit(r, msg, sizeof(msg), hdr, sizeof(hdr)) < 0) {
+        char body[300];
+        int n = snprintf(body, sizeof(body), "{\"code\":\"resource_exhausted\",\"message\":\"%s\"}",
+                         msg);
+        sc_http_respond(c, 429, "application/json", hdr, body, (size_t)n);
+        return;
+    }
     route_all(r, core, norms, l->n); /* answers now, or when the last batch is back */
 }
 
@@ -641,6 +674,13 @@ static int core_start(sc_core_t *core, void *arg, sc_err_t *err)
         return sc_errf(err, -ENOMEM, "ingest: cannot create an inflater");
     }
     ic->env.body_inflated_max = in->cfg.profile_bytes_max * 4 + SC_MiB(1);
+    uint32_t ingest_cores = 0;
+    for (uint32_t i = 0; i < sc_engine_cores(core->engine); i++) {
+        ingest_cores += (sc_engine_core(core->engine, i)->roles & SC_ROLE_INGEST) != 0;
+    }
+    /* The tenant's limit is split between the ingest cores; each keeps the full burst so one
+     * profile up to the burst size always fits. */
+    sc_ratelimit_init(&ic->rl, in->cfg.rate_bps / ingest_cores, in->cfg.burst_bytes);
     core->module_state[in->slot] = ic;
     __atomic_store_n(&in->cores[core->id], ic, __ATOMIC_RELEASE);
     return 0;

@@ -14,6 +14,8 @@ typedef struct sc_ingest_cfg {
     int multitenancy;
     size_t profile_bytes_max; /* decompressed profile (validation.max-profile-size-bytes) */
     sc_norm_limits_t limits;  /* now_ns is filled per request */
+    double rate_bps;          /* per tenant, whole process; 0 = unlimited */
+    double burst_bytes;
 } sc_ingest_cfg_t;
 
 typedef struct sc_ingest_stats {

@@ -58,6 +58,10 @@ const sc_opt_t sc_config_opts[] = {
     {"engine.shards", SC_OPT_INT, F(shards), "64", 1, 65536, NULL,
      "Shards of the ingest key space (hash of tenant and service_name), spread over the "
      "segment cores."},
+    {"distributor.ingestion-rate-limit-mb", SC_OPT_INT, F(rate_mb), "4", 0, 1 << 20, NULL,
+     "Per-tenant ingestion rate limit in MB/s of decompressed profiles (0: unlimited)."},
+    {"distributor.ingestion-burst-size-mb", SC_OPT_INT, F(burst_mb), "2", 0, 1 << 20, NULL,
+     "Per-tenant ingestion burst size in MB."},
     {"validation.max-profile-size-bytes", SC_OPT_BYTES, F(profile_bytes_max), "4MiB", 1024,
      (int64_t)1 << 30, NULL, "Largest profile after decompression."},
     {"validation.max-profile-stacktrace-samples", SC_OPT_INT, F(samples_max), "16000", 1, 10000000,

@@ -43,6 +43,8 @@ typedef struct sc_config {
     int64_t reject_older_than_ms;
     int64_t reject_newer_than_ms;
     int64_t shards;
+    int64_t rate_mb;
+    int64_t burst_mb;
 } sc_config_t;
 
 extern const sc_opt_t sc_config_opts[];

@@ -149,7 +149,7 @@ def main():
     rows = list(manifest(a.corpus))
     good = [r for r in rows if r["format"] == "pprof"]
     bad = [r for r in rows if r["format"] in ("malformed-pprof", "malformed-gzip")]
-    srv = Server(a.scorch, [])
+    srv = Server(a.scorch, ["-distributor.ingestion-rate-limit-mb=0"])
     try:
         accepted = 0
         ok_profiles = []
@@ -275,6 +275,28 @@ def main():
     finally:
         rc = srv.stop()
         check(rc == 0, f"scorch exited {rc}")
+
+    # Rate limit (per tenant, split across ingest cores; burst per core): one engine core, 1 MB/s,
+    # 1 MB burst. A ~850 KB profile fits the burst once; the next one right after does not.
+    big = max((r for r in good), key=lambda r: int(r["size_bytes"]) if r["gzip"] == "no" else 0)
+    big_data = open(os.path.join(a.corpus, big["path"]), "rb").read()
+    rl = Server(a.scorch, ["-engine.cores=1", "-distributor.ingestion-rate-limit-mb=1",
+                           "-distributor.ingestion-burst-size-mb=1"])
+    try:
+        if 500_000 < len(big_data) <= 1_000_000:
+            body = push_request([({"__name__": "memory", "service_name": "rl"}, [big_data])])
+            s1, r1, _ = rl.post(PUSH, body, PROTO)
+            s2, r2, h2 = rl.post(PUSH, body, PROTO)
+            check(s1 == 200, f"rate limit: first push {s1} {r1[:200]!r}")
+            check(s2 == 429 and json.loads(r2)["code"] == "resource_exhausted" and
+                  int(h2.get("Retry-After", "0")) >= 1, f"rate limit: second push {s2} {r2[:200]!r} {h2}")
+            m = rl.get("/metrics")[1].decode()
+            check('scorch_discarded_profiles_total{reason="rate_limited"} 1' in m, "rate_limited not counted")
+        else:
+            print(f"no raw profile of 0.5-1 MB in the corpus ({big['path']}: {len(big_data)}): rate check skipped")
+    finally:
+        rc = rl.stop()
+        check(rc == 0, f"scorch (rate limited) exited {rc}")
 
     mt = Server(a.scorch, ["-auth.multitenancy-enabled=true"])
     try:
