@@ -99,9 +99,8 @@ static int idmap_build(ctx_t *c, idmap_t *m, uint32_t n, const void *base, size_
     return 0;
 }
 
-static uint32_t idmap_get(const idmap_t *m, uint64_t id)
+static uint32_t idmap_get_sparse(const idmap_t *m, uint64_t id)
 {
-    if (m->dense) return (id >= 1 && id <= m->n) ? (uint32_t)(id - 1) : NONE;
     if (!m->keys) return NONE;
     uint32_t j = (uint32_t)sc_hash64(&id, 8) & m->mask;
     while (m->vals[j] != NONE) {
@@ -109,6 +108,14 @@ static uint32_t idmap_get(const idmap_t *m, uint64_t id)
         j = (j + 1) & m->mask;
     }
     return NONE;
+}
+
+/* Per frame of every sample: the dense case (ids 1..n in order, what every producer writes) is a
+ * subtraction, inlined; only unusual profiles pay for hashing. */
+static inline uint32_t idmap_get(const idmap_t *m, uint64_t id)
+{
+    if (SC_LIKELY(m->dense)) return (id - 1 < m->n) ? (uint32_t)(id - 1) : NONE;
+    return idmap_get_sparse(m, id);
 }
 
 /* ---- structural validation (§5.2) ---- */

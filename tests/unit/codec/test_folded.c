@@ -18,21 +18,7 @@
 
 #include "codec/folded.h"
 
-static sc_arena_t arena;
-
-static int setup(void **state)
-{
-    (void)state;
-    sc_arena_init(&arena, SC_KiB(64), 0);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    sc_arena_free(&arena);
-    return 0;
-}
+#include "testutil.h"
 
 static sc_text_in_t text_in(const char *app, uint32_t rate)
 {
@@ -97,7 +83,7 @@ static int64_t total(const sc_profile_t *p)
 
 static int decode(const char *text, const sc_text_in_t *in, sc_profile_t *p, sc_err_t *err)
 {
-    return sc_folded_decode(text, strlen(text), in, &arena, p, err);
+    return sc_folded_decode(text, strlen(text), in, &sc_test_arena, p, err);
 }
 
 /* ---- call tree ------------------------------------------------------------------------------ */
@@ -105,7 +91,7 @@ static int decode(const char *text, const sc_text_in_t *in, sc_profile_t *p, sc_
 static void test_calltree_insert_split(void **state)
 {
     (void)state;
-    sc_calltree_t *t = sc_calltree_new(&arena, false);
+    sc_calltree_t *t = sc_calltree_new(&sc_test_arena, false);
     assert_non_null(t);
     assert_int_equal(sc_calltree_insert(t, "a;b;c", 5, 1), 0);
     assert_int_equal(sc_calltree_nodes(t), 4);
@@ -141,11 +127,11 @@ static void test_calltree_insert_split(void **state)
 static void test_calltree_overflow(void **state)
 {
     (void)state;
-    sc_calltree_t *t = sc_calltree_new(&arena, true);
+    sc_calltree_t *t = sc_calltree_new(&sc_test_arena, true);
     assert_int_equal(sc_calltree_insert(t, "a", 1, INT64_MAX), 0);
     assert_int_equal(sc_calltree_insert(t, "a", 1, 1), -SC_E_MALFORMED);
     /* The scale (period) overflowing is an error of finish. */
-    t = sc_calltree_new(&arena, true);
+    t = sc_calltree_new(&sc_test_arena, true);
     assert_int_equal(sc_calltree_insert(t, "a", 1, INT64_MAX / 1000), 0);
     sc_text_in_t in = text_in("app.cpu", 100);
     sc_profile_t p;
@@ -231,7 +217,7 @@ static void test_folded_lines_rules(void **state)
     /* Only one '\r' is dropped: the count "1\r" is not an integer. */
     assert_int_equal(decode("a 1\r\r\n", &in, &p, &err), -SC_E_MALFORMED);
     /* Empty input: an empty profile. */
-    assert_int_equal(sc_folded_decode(NULL, 0, &in, &arena, &p, &err), 0);
+    assert_int_equal(sc_folded_decode(NULL, 0, &in, &sc_test_arena, &p, &err), 0);
     assert_int_equal(p.n_samples, 0);
     assert_int_equal(p.n_sample_types, 1);
 }
@@ -274,7 +260,7 @@ static void test_folded_long_line(void **state)
     sc_text_in_t in = text_in("app", 0);
     sc_profile_t p;
     sc_err_t err;
-    assert_int_equal(sc_folded_decode(text, o, &in, &arena, &p, &err), 0);
+    assert_int_equal(sc_folded_decode(text, o, &in, &sc_test_arena, &p, &err), 0);
     assert_int_equal(p.n_samples, 2);
     assert_int_equal(p.samples[0].loc_count, frames);
     assert_int_equal(value_of(&p, 0), 9);
@@ -307,7 +293,7 @@ static void test_lines(void **state)
     sc_profile_t p;
     sc_err_t err;
     const char *text = "a;b\r\na;b\n\nc d\n\r\na;b";
-    assert_int_equal(sc_lines_decode(text, strlen(text), &in, &arena, &p, &err), 0);
+    assert_int_equal(sc_lines_decode(text, strlen(text), &in, &sc_test_arena, &p, &err), 0);
     assert_int_equal(p.n_samples, 2);
     assert_int_equal(find(&p, "a;b"), 3 * 10000000);
     assert_int_equal(find(&p, "c d"), 10000000);
@@ -317,49 +303,6 @@ static void test_lines(void **state)
 }
 
 /* ---- corpus --------------------------------------------------------------------------------- */
-
-static char *read_all(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-        free(b);
-        b = NULL;
-    }
-    fclose(f);
-    if (b) b[n] = '\0', *len = (size_t)n;
-    return b;
-}
-
-typedef struct {
-    char *cols[32];
-    int n;
-} row_t;
-
-static void split_row(char *line, row_t *r)
-{
-    r->n = 0;
-    for (char *p = line; r->n < 32;) {
-        r->cols[r->n++] = p;
-        char *t = strchr(p, '\t');
-        if (!t) break;
-        *t = '\0';
-        p = t + 1;
-    }
-}
-
-static int col(const row_t *hdr, const char *name)
-{
-    for (int i = 0; i < hdr->n; i++) {
-        if (strcmp(hdr->cols[i], name) == 0) return i;
-    }
-    fail_msg("MANIFEST has no column %s", name);
-    return -1;
-}
 
 static int cmp_str(const void *a, const void *b)
 {
@@ -393,34 +336,27 @@ static char *render(const sc_profile_t *p)
 static void test_corpus_folded(void **state)
 {
     (void)state;
-    const char *dir = getenv("SC_CORPUS_DIR");
+    sc_manifest_t m;
+    if (sc_manifest_load(&m) != 0) skip();
+    const char *dir = sc_test_corpus_dir();
     char path[4096];
-    snprintf(path, sizeof(path), "%s/MANIFEST.tsv", dir ? dir : "");
-    size_t len;
-    char *m = dir ? read_all(path, &len) : NULL;
-    if (!m) skip();
-    static row_t rows[512];
-    int n = 0;
-    for (char *line = strtok(m, "\n"); line && n < 512; line = strtok(NULL, "\n")) {
-        split_row(line, &rows[n++]);
-    }
-    int c_path = col(&rows[0], "path"), c_fmt = col(&rows[0], "format");
-    int c_n = col(&rows[0], "n_samples"), c_tot = col(&rows[0], "totals");
+    int c_path = sc_manifest_col_req(&m, "path"), c_fmt = sc_manifest_col_req(&m, "format");
+    int c_n = sc_manifest_col_req(&m, "n_samples"), c_tot = sc_manifest_col_req(&m, "totals");
     int checked = 0;
-    for (int i = 1; i < n; i++) {
-        if (strcmp(rows[i].cols[c_fmt], "folded") != 0) continue;
-        snprintf(path, sizeof(path), "%s/%s", dir, rows[i].cols[c_path]);
+    for (int i = 0; i < m.n_rows; i++) {
+        if (strcmp(sc_manifest_cell(&m, i, c_fmt), "folded") != 0) continue;
+        snprintf(path, sizeof(path), "%s/%s", dir, sc_manifest_cell(&m, i, c_path));
         size_t flen;
-        char *text = read_all(path, &flen);
+        char *text = sc_test_read_file(path, &flen);
         assert_non_null(text);
-        long long want_total = strtoll(rows[i].cols[c_tot], NULL, 10);
-        long long want_n = strtoll(rows[i].cols[c_n], NULL, 10);
+        long long want_total = strtoll(sc_manifest_cell(&m, i, c_tot), NULL, 10);
+        long long want_n = strtoll(sc_manifest_cell(&m, i, c_n), NULL, 10);
         assert_true(want_total > 0);
         /* As counts (sampleRate=0), then as CPU time at 100 Hz (x 10 ms). */
         sc_text_in_t in = text_in("corpus", 0);
         sc_profile_t p;
         sc_err_t err;
-        if (sc_folded_decode(text, flen, &in, &arena, &p, &err) != 0)
+        if (sc_folded_decode(text, flen, &in, &sc_test_arena, &p, &err) != 0)
             fail_msg("%s: %s", path, err.msg);
         if (total(&p) != want_total || p.n_samples != want_n) {
             fail_msg("%s: total %lld n_samples %u, MANIFEST %lld %lld", path, (long long)total(&p),
@@ -430,49 +366,32 @@ static void test_corpus_folded(void **state)
         if (strcmp(back, text) != 0) fail_msg("%s: stacks do not render back to the file", path);
         free(back);
         in = text_in("corpus.cpu", 100);
-        assert_int_equal(sc_folded_decode(text, flen, &in, &arena, &p, &err), 0);
+        assert_int_equal(sc_folded_decode(text, flen, &in, &sc_test_arena, &p, &err), 0);
         assert_int_equal(total(&p), want_total * 10000000);
         free(text);
-        sc_arena_reset(&arena);
+        sc_arena_reset(&sc_test_arena);
         checked++;
     }
-    free(m);
+    sc_manifest_free(&m);
     assert_true(checked > 0);
-}
-
-/* Runs the corpus group only when MANIFEST.tsv is readable; exits 77 (skipped) otherwise, after
- * the tests that need no corpus. */
-static int run_with_corpus(int failed, const struct CMUnitTest *tests, size_t n)
-{
-    const char *dir = getenv("SC_CORPUS_DIR");
-    char path[4096];
-    snprintf(path, sizeof(path), "%s/MANIFEST.tsv", dir ? dir : "");
-    FILE *fp = dir && *dir ? fopen(path, "r") : NULL;
-    if (!fp) {
-        printf("corpus: %s not readable; corpus tests skipped\n", path);
-        return failed ? 1 : 77;
-    }
-    fclose(fp);
-    failed += _cmocka_run_group_tests("corpus", tests, n, NULL, NULL);
-    return failed ? 1 : 0;
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_calltree_insert_split, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_calltree_overflow, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_folded_basic, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_folded_cpu_scale, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_folded_lines_rules, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_folded_errors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_folded_long_line, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_folded_samples_max, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_lines, setup, teardown),
+        sc_test_arena_unit(test_calltree_insert_split),
+        sc_test_arena_unit(test_calltree_overflow),
+        sc_test_arena_unit(test_folded_basic),
+        sc_test_arena_unit(test_folded_cpu_scale),
+        sc_test_arena_unit(test_folded_lines_rules),
+        sc_test_arena_unit(test_folded_errors),
+        sc_test_arena_unit(test_folded_long_line),
+        sc_test_arena_unit(test_folded_samples_max),
+        sc_test_arena_unit(test_lines),
     };
     const struct CMUnitTest corpus[] = {
-        cmocka_unit_test_setup_teardown(test_corpus_folded, setup, teardown),
+        sc_test_arena_unit(test_corpus_folded),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
-    return run_with_corpus(failed, corpus, sizeof(corpus) / sizeof(corpus[0]));
+    return sc_test_run_corpus_group(failed, corpus, sizeof(corpus) / sizeof(corpus[0]));
 }

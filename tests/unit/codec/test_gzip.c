@@ -20,6 +20,8 @@
 
 #include "codec/gzip.h"
 
+#include "testutil.h"
+
 /* ---- helpers ----------------------------------------------------------------------------- */
 
 typedef struct {
@@ -279,78 +281,27 @@ static void test_arena_refuses(void **state)
 
 /* ---- corpus ------------------------------------------------------------------------------ */
 
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return NULL;
-    char *buf = NULL;
-    size_t cap = 0, n = 0;
-    for (;;) {
-        if (n == cap) {
-            cap = cap ? cap * 2 : 65536;
-            char *nb = realloc(buf, cap + 1);
-            if (!nb) break;
-            buf = nb;
-        }
-        size_t got = fread(buf + n, 1, cap - n, fp);
-        n += got;
-        if (got == 0) break;
-    }
-    fclose(fp);
-    if (buf) buf[n] = '\0';
-    *len = n;
-    return buf;
-}
-
-/* Index of a header column, or -1. */
-static int column(char **cols, int ncols, const char *name)
-{
-    for (int i = 0; i < ncols; i++) {
-        if (strcmp(cols[i], name) == 0) return i;
-    }
-    return -1;
-}
-
-static int split_tabs(char *line, char **cols, int max)
-{
-    int n = 0;
-    cols[n++] = line;
-    for (char *p = line; *p && n < max; p++) {
-        if (*p == '\t') {
-            *p = '\0';
-            cols[n++] = p + 1;
-        }
-    }
-    return n;
-}
-
 /* Every gzip file of the corpus: ours == libdeflate's single-call result; malformed-gzip rows
  * fail with -SC_E_MALFORMED. */
 static void test_corpus(void **state)
 {
     fx_t *f = *state;
-    const char *dir = getenv("SC_CORPUS_DIR");
+    sc_manifest_t m;
+    assert_int_equal(sc_manifest_load(&m), 0);
+    const char *dir = sc_test_corpus_dir();
     char path[4096];
-    snprintf(path, sizeof(path), "%s/MANIFEST.tsv", dir);
-    size_t mlen;
-    char *manifest = read_file(path, &mlen);
-    assert_non_null(manifest);
-    char *save = NULL, *line = strtok_r(manifest, "\n", &save);
-    char *hdr[64];
-    int nh = split_tabs(line, hdr, 64);
-    int c_path = column(hdr, nh, "path"), c_format = column(hdr, nh, "format");
+    int c_path = sc_manifest_col(&m, "path"), c_format = sc_manifest_col(&m, "format");
     assert_true(c_path >= 0 && c_format >= 0);
     struct libdeflate_decompressor *ref = libdeflate_alloc_decompressor();
     int inflated = 0, refused = 0;
-    while ((line = strtok_r(NULL, "\n", &save))) {
-        char *cols[64];
-        int n = split_tabs(line, cols, 64);
-        if (n <= c_format) continue;
-        snprintf(path, sizeof(path), "%s/%s", dir, cols[c_path]);
+    for (int i = 0; i < m.n_rows; i++) {
+        if (m.rows[i].n <= c_format) continue;
+        const char *rel = sc_manifest_cell(&m, i, c_path);
+        snprintf(path, sizeof(path), "%s/%s", dir, rel);
         size_t len;
-        char *data = read_file(path, &len);
+        char *data = sc_test_read_file(path, &len);
         assert_non_null(data);
-        bool malformed = strcmp(cols[c_format], "malformed-gzip") == 0;
+        bool malformed = strcmp(sc_manifest_cell(&m, i, c_format), "malformed-gzip") == 0;
         if (!sc_gzip_is(data, len) && !malformed) {
             free(data);
             continue;
@@ -358,11 +309,10 @@ static void test_corpus(void **state)
         sc_arena_reset(&f->arena);
         int rc = inflate(f, data, len, SC_MiB(64));
         if (malformed) {
-            if (rc != -SC_E_MALFORMED)
-                fail_msg("%s: rc %d, want -SC_E_MALFORMED", cols[c_path], rc);
+            if (rc != -SC_E_MALFORMED) fail_msg("%s: rc %d, want -SC_E_MALFORMED", rel, rc);
             refused++;
         } else {
-            if (rc != 0) fail_msg("%s: %s", cols[c_path], f->err.msg);
+            if (rc != 0) fail_msg("%s: %s", rel, f->err.msg);
             uint8_t *want = malloc(f->out_len + 1);
             size_t want_len = 0, in_used = 0;
             assert_int_equal(libdeflate_gzip_decompress_ex(ref, data, len, want, f->out_len + 1,
@@ -379,7 +329,7 @@ static void test_corpus(void **state)
     printf("corpus: %d gzip files inflated, %d malformed-gzip refused\n", inflated, refused);
     assert_true(inflated > 0);
     libdeflate_free_decompressor(ref);
-    free(manifest);
+    sc_manifest_free(&m);
 }
 
 int main(void)
@@ -401,15 +351,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_corpus, setup, teardown),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
-    const char *dir = getenv("SC_CORPUS_DIR");
-    char path[4096];
-    snprintf(path, sizeof(path), "%s/MANIFEST.tsv", dir ? dir : "");
-    FILE *fp = dir && *dir ? fopen(path, "r") : NULL;
-    if (!fp) {
-        printf("corpus: %s not readable; corpus tests skipped\n", path);
-        return failed ? 1 : 77;
-    }
-    fclose(fp);
-    failed += cmocka_run_group_tests_name("corpus", corpus_tests, NULL, NULL);
-    return failed ? 1 : 0;
+    return sc_test_run_corpus_group(failed, corpus_tests, SC_ARRAY_LEN(corpus_tests));
 }

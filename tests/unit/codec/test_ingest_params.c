@@ -20,6 +20,8 @@
 
 #include "codec/ingest_params.h"
 
+#include "testutil.h"
+
 static sc_str_t S(const char *s)
 {
     return (sc_str_t){s, (uint32_t)strlen(s)};
@@ -575,81 +577,31 @@ static void test_metric_rules(void **state)
 /* ---- corpus: __name__ of every pprof input vs MANIFEST profile_type ----------------------------
  */
 
-typedef struct {
-    char *cols[32];
-    int n;
-} row_t;
-
-static char *read_all(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-        free(b);
-        b = NULL;
-    }
-    fclose(f);
-    if (b) b[n] = '\0', *len = (size_t)n;
-    return b;
-}
-
-static void split_row(char *line, row_t *r)
-{
-    r->n = 0;
-    for (char *p = line; r->n < 32;) {
-        r->cols[r->n++] = p;
-        char *t = strchr(p, '\t');
-        if (!t) break;
-        *t = '\0';
-        p = t + 1;
-    }
-}
-
-static int col(const row_t *hdr, const char *name)
-{
-    for (int i = 0; i < hdr->n; i++) {
-        if (strcmp(hdr->cols[i], name) == 0) return i;
-    }
-    fail_msg("MANIFEST has no column %s", name);
-    return -1;
-}
-
 static void test_corpus_metric_names(void **state)
 {
     sc_arena_t *a = *state;
-    const char *dir = getenv("SC_CORPUS_DIR");
-    char path[4096];
-    snprintf(path, sizeof(path), "%s/MANIFEST.tsv", dir ? dir : "");
-    size_t len;
-    char *m = dir ? read_all(path, &len) : NULL;
-    if (!m) skip();
-    static row_t rows[512];
-    int n = 0;
-    for (char *line = strtok(m, "\n"); line && n < 512; line = strtok(NULL, "\n")) {
-        split_row(line, &rows[n++]);
-    }
-    const row_t *hdr = &rows[0];
-    int c_path = col(hdr, "path"), c_fmt = col(hdr, "format"), c_types = col(hdr, "sample_types");
-    int c_pt = col(hdr, "profile_type"), c_notes = col(hdr, "notes");
+    sc_manifest_t m;
+    if (sc_manifest_load(&m) != 0) skip();
+    const char *dir = sc_test_corpus_dir();
+    int c_path = sc_manifest_col_req(&m, "path"), c_fmt = sc_manifest_col_req(&m, "format");
+    int c_types = sc_manifest_col_req(&m, "sample_types");
+    int c_pt = sc_manifest_col_req(&m, "profile_type"), c_notes = sc_manifest_col_req(&m, "notes");
     int checked = 0;
-    for (int i = 1; i < n; i++) {
-        const row_t *r = &rows[i];
-        if (strcmp(r->cols[c_fmt], "pprof") != 0 || strcmp(r->cols[c_pt], "-") == 0) continue;
+    for (int i = 0; i < m.n_rows; i++) {
+        const char *r_path = sc_manifest_cell(&m, i, c_path);
+        if (strcmp(sc_manifest_cell(&m, i, c_fmt), "pprof") != 0 ||
+            strcmp(sc_manifest_cell(&m, i, c_pt), "-") == 0)
+            continue;
         /* The sample_type_config that goes with it: a row whose notes say "companion of <path>". */
         sc_st_config_t cfg, *cp = NULL;
-        for (int k = 1; k < n; k++) {
-            const char *nt = rows[k].cols[c_notes];
-            if (strcmp(rows[k].cols[c_fmt], "sample-type-config-json") != 0) continue;
-            if (strncmp(nt, "companion of ", 13) != 0 || strcmp(nt + 13, r->cols[c_path]) != 0)
-                continue;
+        for (int k = 0; k < m.n_rows; k++) {
+            const char *nt = sc_manifest_cell(&m, k, c_notes);
+            if (strcmp(sc_manifest_cell(&m, k, c_fmt), "sample-type-config-json") != 0) continue;
+            if (strncmp(nt, "companion of ", 13) != 0 || strcmp(nt + 13, r_path) != 0) continue;
             char cpath[4096];
             size_t clen;
-            snprintf(cpath, sizeof(cpath), "%s/%s", dir, rows[k].cols[c_path]);
-            char *json = read_all(cpath, &clen);
+            snprintf(cpath, sizeof(cpath), "%s/%s", dir, sc_manifest_cell(&m, k, c_path));
+            char *json = sc_test_read_file(cpath, &clen);
             assert_non_null(json);
             sc_err_t err;
             assert_int_equal(sc_sample_type_config_parse(json, clen, a, &cfg, &err), 0);
@@ -658,41 +610,23 @@ static void test_corpus_metric_names(void **state)
         }
         /* sample_types: type/unit pairs; profile_type: the first ID's name is __name__. */
         char types[512], want[128];
-        snprintf(types, sizeof(types), "%s", r->cols[c_types]);
+        snprintf(types, sizeof(types), "%s", sc_manifest_cell(&m, i, c_types));
         for (char *s = types; *s; s++) {
             if (*s == '/') {
                 char *e = strchr(s, ',');
                 memmove(s, e ? e : s + strlen(s), strlen(e ? e : s + strlen(s)) + 1);
             }
         }
-        snprintf(want, sizeof(want), "%s", r->cols[c_pt]);
+        snprintf(want, sizeof(want), "%s", sc_manifest_cell(&m, i, c_pt));
         *strchr(want, ':') = '\0';
         sc_str_t got = metric(types, cp);
         if (got.len != strlen(want) || memcmp(got.p, want, got.len) != 0) {
-            fail_msg("%s: __name__ %.*s, MANIFEST says %s", r->cols[c_path], (int)got.len, got.p,
-                     want);
+            fail_msg("%s: __name__ %.*s, MANIFEST says %s", r_path, (int)got.len, got.p, want);
         }
         checked++;
     }
-    free(m);
+    sc_manifest_free(&m);
     assert_true(checked >= 5);
-}
-
-/* Runs the corpus group only when MANIFEST.tsv is readable; exits 77 (skipped) otherwise, after
- * the tests that need no corpus. */
-static int run_with_corpus(int failed, const struct CMUnitTest *tests, size_t n)
-{
-    const char *dir = getenv("SC_CORPUS_DIR");
-    char path[4096];
-    snprintf(path, sizeof(path), "%s/MANIFEST.tsv", dir ? dir : "");
-    FILE *fp = dir && *dir ? fopen(path, "r") : NULL;
-    if (!fp) {
-        printf("corpus: %s not readable; corpus tests skipped\n", path);
-        return failed ? 1 : 77;
-    }
-    fclose(fp);
-    failed += _cmocka_run_group_tests("corpus", tests, n, NULL, NULL);
-    return failed ? 1 : 0;
 }
 
 int main(void)
@@ -715,5 +649,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_corpus_metric_names, setup, teardown),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
-    return run_with_corpus(failed, corpus, sizeof(corpus) / sizeof(corpus[0]));
+    return sc_test_run_corpus_group(failed, corpus, sizeof(corpus) / sizeof(corpus[0]));
 }

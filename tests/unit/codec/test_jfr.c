@@ -18,8 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <zlib.h>
-
 #include <cmocka.h>
 
 #include "base/arena.h"
@@ -28,6 +26,8 @@
 #include "codec/jfr.h"
 #include "codec/jfr_int.h"
 #include "codec/profile.h"
+
+#include "testutil.h"
 
 /* ---- byte writer ------------------------------------------------------------------------- */
 
@@ -897,89 +897,19 @@ static void folded_of(const sc_profile_t *p, uint32_t col, const char *key, cons
 
 /* ---- files ------------------------------------------------------------------------------- */
 
-static uint8_t *read_file(const char *path, size_t *len)
-{
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return NULL;
-    uint8_t *buf = NULL;
-    size_t n = 0, cap = 0;
-    for (;;) {
-        if (n == cap) {
-            cap = cap ? cap * 2 : 65536;
-            buf = realloc(buf, cap);
-            assert_non_null(buf);
-        }
-        size_t r = fread(buf + n, 1, cap - n, fp);
-        if (r == 0) break;
-        n += r;
-    }
-    fclose(fp);
-    *len = n;
-    return buf;
-}
-
-static uint8_t *gunzip(const uint8_t *in, size_t n, size_t *out_len)
-{
-    z_stream z;
-    memset(&z, 0, sizeof(z));
-    assert_int_equal(inflateInit2(&z, 16 + MAX_WBITS), Z_OK);
-    size_t cap = n * 4 + 1024, len = 0;
-    uint8_t *out = malloc(cap);
-    assert_non_null(out);
-    z.next_in = (Bytef *)(uintptr_t)in;
-    z.avail_in = (uInt)n;
-    int rc;
-    do {
-        if (len == cap) {
-            cap *= 2;
-            out = realloc(out, cap);
-            assert_non_null(out);
-        }
-        z.next_out = out + len;
-        z.avail_out = (uInt)(cap - len);
-        rc = inflate(&z, Z_NO_FLUSH);
-        len = cap - z.avail_out;
-        assert_true(rc == Z_OK || rc == Z_STREAM_END);
-    } while (rc != Z_STREAM_END);
-    inflateEnd(&z);
-    *out_len = len;
-    return out;
-}
-
-static const char *corpus_dir(void)
-{
-    const char *d = getenv("SC_CORPUS_DIR");
-    return d && *d ? d : NULL;
-}
-
 /* A corpus file, gunzipped when it starts with 1f 8b. NULL when missing. */
 static uint8_t *load_corpus(const char *rel, size_t *len)
 {
     char path[1024];
-    snprintf(path, sizeof(path), "%s/%s", corpus_dir(), rel);
-    size_t n;
-    uint8_t *raw = read_file(path, &n);
-    if (!raw) return NULL;
-    if (n < 2 || raw[0] != 0x1f || raw[1] != 0x8b) {
-        *len = n;
-        return raw;
-    }
-    uint8_t *out = gunzip(raw, n, len);
-    free(raw);
-    return out;
+    snprintf(path, sizeof(path), "%s/%s", sc_test_corpus_dir(), rel);
+    return sc_test_read_gunzip(path, len);
 }
 
 /* ---- MANIFEST.tsv ------------------------------------------------------------------------ */
 
-#define COLS_MAX 32
 typedef struct {
-    char *cols[COLS_MAX];
-} row_t;
-
-typedef struct {
-    char *text;
-    row_t *rows;
-    int n_rows;
+    sc_manifest_t base;
+    int n_rows; /* rows with as many cells as the header, first in base.rows */
     int c_path, c_format, c_totals, c_ptype, c_nsamples, c_selector;
 } manifest_t;
 
@@ -999,48 +929,29 @@ static int split(char *line, char sep, char **out, int max)
 static bool manifest_load(manifest_t *m)
 {
     memset(m, 0, sizeof(*m));
-    if (!corpus_dir()) return false;
-    size_t len;
-    char path[1024];
-    snprintf(path, sizeof(path), "%s/MANIFEST.tsv", corpus_dir());
-    uint8_t *t = read_file(path, &len);
-    if (!t) return false;
-    m->text = realloc(t, len + 1);
-    m->text[len] = '\0';
-    int lines = 0;
-    for (size_t i = 0; i < len; i++)
-        lines += m->text[i] == '\n';
-    m->rows = calloc((size_t)lines + 1, sizeof(row_t));
-    char *save = NULL, *header = strtok_r(m->text, "\n", &save);
-    row_t h = {{0}};
-    int nh = split(header, '\t', h.cols, COLS_MAX);
-    m->c_path = m->c_format = m->c_totals = m->c_ptype = m->c_nsamples = m->c_selector = -1;
-    for (int i = 0; i < nh; i++) {
-        if (!strcmp(h.cols[i], "path")) m->c_path = i;
-        if (!strcmp(h.cols[i], "format")) m->c_format = i;
-        if (!strcmp(h.cols[i], "totals")) m->c_totals = i;
-        if (!strcmp(h.cols[i], "profile_type")) m->c_ptype = i;
-        if (!strcmp(h.cols[i], "n_samples")) m->c_nsamples = i;
-        if (!strcmp(h.cols[i], "selector")) m->c_selector = i;
-    }
+    if (sc_manifest_load(&m->base) != 0) return false;
+    m->c_path = sc_manifest_col(&m->base, "path");
+    m->c_format = sc_manifest_col(&m->base, "format");
+    m->c_totals = sc_manifest_col(&m->base, "totals");
+    m->c_ptype = sc_manifest_col(&m->base, "profile_type");
+    m->c_nsamples = sc_manifest_col(&m->base, "n_samples");
+    m->c_selector = sc_manifest_col(&m->base, "selector");
     assert_true(m->c_path >= 0 && m->c_format >= 0 && m->c_totals >= 0 && m->c_ptype >= 0);
     assert_true(m->c_nsamples >= 0 && m->c_selector >= 0);
-    for (char *line; (line = strtok_r(NULL, "\n", &save));) {
-        row_t *r = &m->rows[m->n_rows];
-        if (split(line, '\t', r->cols, COLS_MAX) == nh) m->n_rows++;
+    for (int i = 0; i < m->base.n_rows; i++) {
+        if (m->base.rows[i].n == m->base.hdr.n) m->base.rows[m->n_rows++] = m->base.rows[i];
     }
     return true;
 }
 
 static void manifest_free(manifest_t *m)
 {
-    free(m->text);
-    free(m->rows);
+    sc_manifest_free(&m->base);
 }
 
 static const char *col(const manifest_t *m, int r, int c)
 {
-    return m->rows[r].cols[c];
+    return sc_manifest_cell(&m->base, r, c);
 }
 
 /* Directory part of a path (without the slash), into buf. */

@@ -18,21 +18,7 @@
 
 #include "codec/multipart.h"
 
-static sc_arena_t arena;
-
-static int setup(void **state)
-{
-    (void)state;
-    sc_arena_init(&arena, SC_KiB(16), 0);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    sc_arena_free(&arena);
-    return 0;
-}
+#include "testutil.h"
 
 static sc_str_t S(const char *s)
 {
@@ -60,7 +46,8 @@ static void assert_boundary(const char *ct, const char *want)
 {
     sc_str_t b;
     sc_err_t err;
-    if (sc_multipart_boundary(S(ct), &arena, &b, &err) != 0) fail_msg("%s: %s", ct, err.msg);
+    if (sc_multipart_boundary(S(ct), &sc_test_arena, &b, &err) != 0)
+        fail_msg("%s: %s", ct, err.msg);
     assert_strv(b, want);
 }
 
@@ -69,7 +56,7 @@ static void assert_boundary_error(const char *ct, const char *msg)
     sc_str_t b;
     sc_err_t err;
     sc_err_clear(&err);
-    assert_int_equal(sc_multipart_boundary(S(ct), &arena, &b, &err), -SC_E_MALFORMED);
+    assert_int_equal(sc_multipart_boundary(S(ct), &sc_test_arena, &b, &err), -SC_E_MALFORMED);
     if (strcmp(err.msg, msg) != 0) fail_msg("%s: \"%s\", want \"%s\"", ct, err.msg, msg);
 }
 
@@ -112,7 +99,7 @@ static int parse(const char *body, size_t len, const char *b, const sc_multipart
                  sc_multipart_t *m, sc_err_t *err)
 {
     sc_err_clear(err);
-    return sc_multipart_parse(body, len, S(b), lim, &arena, m, err);
+    return sc_multipart_parse(body, len, S(b), lim, &sc_test_arena, m, err);
 }
 
 /* The SDK shape: a gzipped pprof part (binary, holding CR, LF and a boundary look-alike) and a
@@ -294,17 +281,16 @@ static void test_errors(void **state)
     lim.header_lines_max = 1;
     assert_parse_error("--B\r\n" CD "X: y\r\n\r\nx\r\n--B--", &lim, -SC_E_TOO_LARGE,
                        "multipart: part 1: more than 1 header lines");
-    assert_int_equal(sc_multipart_parse("x", 1, S(""), NULL, &arena, &m, &err), -SC_E_MALFORMED);
+    assert_int_equal(sc_multipart_parse("x", 1, S(""), NULL, &sc_test_arena, &m, &err),
+                     -SC_E_MALFORMED);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_boundary, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_go_writer_shape, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tolerances, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_headers, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
+        sc_test_arena_small_unit(test_boundary),   sc_test_arena_small_unit(test_go_writer_shape),
+        sc_test_arena_small_unit(test_tolerances), sc_test_arena_small_unit(test_headers),
+        sc_test_arena_small_unit(test_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

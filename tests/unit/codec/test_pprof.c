@@ -26,6 +26,8 @@
 #include "codec/pprof.h"
 #include "codec/profile.h"
 
+#include "testutil.h"
+
 /* ---- malloc counter (link option -Wl,--wrap=malloc) ---------------------------------------- */
 
 void *__real_malloc(size_t n);
@@ -809,42 +811,6 @@ static void test_no_malloc_per_sample(void **state)
 
 /* ---- corpus ------------------------------------------------------------------------------ */
 
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return NULL;
-    char *buf = NULL;
-    size_t cap = 0, n = 0;
-    for (;;) {
-        if (n == cap) {
-            cap = cap ? cap * 2 : 65536;
-            char *nb = realloc(buf, cap + 1);
-            if (!nb) break;
-            buf = nb;
-        }
-        size_t got = fread(buf + n, 1, cap - n, fp);
-        n += got;
-        if (got == 0) break;
-    }
-    fclose(fp);
-    if (buf) buf[n] = '\0';
-    *len = n;
-    return buf;
-}
-
-static int split_tabs(char *line, char **cols, int max)
-{
-    int n = 0;
-    cols[n++] = line;
-    for (char *p = line; *p && n < max; p++) {
-        if (*p == '\t') {
-            *p = '\0';
-            cols[n++] = p + 1;
-        }
-    }
-    return n;
-}
-
 enum { C_PATH, C_FORMAT, C_TYPES, C_PTYPE, C_PERIOD, C_NS, C_NL, C_NF, C_NM, C_TOTALS, C_NOTES };
 static const char *const col_names[] = {"path",       "format",    "sample_types", "period_type",
                                         "period",     "n_samples", "n_locations",  "n_functions",
@@ -947,7 +913,7 @@ static int load(fx_t *f, const char *dir, const char *rel, char **raw, const uin
     char path[4096];
     snprintf(path, sizeof(path), "%s/%s", dir, rel);
     size_t n;
-    *raw = read_file(path, &n);
+    *raw = sc_test_read_file(path, &n);
     if (!*raw) fail_msg("%s: cannot read", path);
     *data = (const uint8_t *)*raw;
     *len = n;
@@ -997,29 +963,19 @@ static void check_malformed(fx_t *f, const row_t *r, int gz_rc, int rc)
 static void test_corpus(void **state)
 {
     fx_t *f = *state;
-    const char *dir = getenv("SC_CORPUS_DIR");
-    char path[4096];
-    snprintf(path, sizeof(path), "%s/MANIFEST.tsv", dir);
-    size_t mlen;
-    char *manifest = read_file(path, &mlen);
-    assert_non_null(manifest);
-    char *save = NULL, *line = strtok_r(manifest, "\n", &save);
-    char *hdr[64];
-    int nh = split_tabs(line, hdr, 64), idx[SC_ARRAY_LEN(col_names)];
+    sc_manifest_t m;
+    assert_int_equal(sc_manifest_load(&m), 0);
+    const char *dir = sc_test_corpus_dir();
+    int idx[SC_ARRAY_LEN(col_names)];
     for (size_t c = 0; c < SC_ARRAY_LEN(col_names); c++) {
-        idx[c] = -1;
-        for (int i = 0; i < nh; i++) {
-            if (strcmp(hdr[i], col_names[c]) == 0) idx[c] = i;
-        }
+        idx[c] = sc_manifest_col(&m, col_names[c]);
         if (idx[c] < 0) fail_msg("MANIFEST.tsv has no column %s", col_names[c]);
     }
     int good = 0, bad = 0;
-    while ((line = strtok_r(NULL, "\n", &save))) {
-        char *cols[64];
-        int n = split_tabs(line, cols, 64);
+    for (int i = 0; i < m.n_rows; i++) {
         row_t r;
         for (size_t c = 0; c < SC_ARRAY_LEN(col_names); c++)
-            r.v[c] = idx[c] < n ? cols[idx[c]] : "";
+            r.v[c] = sc_manifest_cell(&m, i, idx[c]);
         const char *fmt = r.v[C_FORMAT];
         bool is_pprof = strcmp(fmt, "pprof") == 0 || strncmp(fmt, "pprof-expected", 14) == 0;
         bool is_bad = strcmp(fmt, "malformed-pprof") == 0 || strcmp(fmt, "malformed-gzip") == 0 ||
@@ -1045,7 +1001,7 @@ static void test_corpus(void **state)
     printf("corpus: %d pprof files matched MANIFEST and round-tripped, %d malformed/edge rows\n",
            good, bad);
     assert_true(good > 0);
-    free(manifest);
+    sc_manifest_free(&m);
 }
 
 int main(void)
@@ -1071,15 +1027,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_corpus, setup, teardown),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
-    const char *dir = getenv("SC_CORPUS_DIR");
-    char path[4096];
-    snprintf(path, sizeof(path), "%s/MANIFEST.tsv", dir ? dir : "");
-    FILE *fp = dir && *dir ? fopen(path, "r") : NULL;
-    if (!fp) {
-        printf("corpus: %s not readable; corpus tests skipped\n", path);
-        return failed ? 1 : 77;
-    }
-    fclose(fp);
-    failed += cmocka_run_group_tests_name("corpus", corpus_tests, NULL, NULL);
-    return failed ? 1 : 0;
+    return sc_test_run_corpus_group(failed, corpus_tests, SC_ARRAY_LEN(corpus_tests));
 }

@@ -18,21 +18,7 @@
 
 #include "codec/speedscope.h"
 
-static sc_arena_t arena;
-
-static int setup(void **state)
-{
-    (void)state;
-    sc_arena_init(&arena, SC_KiB(64), 0);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    sc_arena_free(&arena);
-    return 0;
-}
+#include "testutil.h"
 
 #define SCHEMA "\"$schema\":\"https://www.speedscope.app/file-format-schema.json\""
 #define FRAMES "\"shared\":{\"frames\":[{\"name\":\"a\"},{\"name\":\"b\"},{\"name\":\"c\"}]}"
@@ -46,7 +32,7 @@ static sc_speedscope_t parse(const char *json, uint32_t rate)
 {
     sc_speedscope_t ss;
     sc_err_t err;
-    if (sc_speedscope_parse(json, strlen(json), rate, &arena, &ss, &err) != 0) {
+    if (sc_speedscope_parse(json, strlen(json), rate, &sc_test_arena, &ss, &err) != 0) {
         fail_msg("parse: %s", err.msg);
     }
     return ss;
@@ -100,47 +86,22 @@ static void assert_strv(sc_str_t s, const char *want)
 
 /* ---- corpus --------------------------------------------------------------------------------- */
 
-static char *read_all(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-        free(b);
-        b = NULL;
-    }
-    fclose(f);
-    if (b) b[n] = '\0', *len = (size_t)n;
-    return b;
-}
-
+/* Cells of a comma-separated MANIFEST cell (split in place). */
 typedef struct {
     char *cols[32];
     int n;
-} row_t;
+} list_t;
 
-static void split(char *s, char sep, row_t *r)
+static void split(char *s, list_t *r)
 {
     r->n = 0;
     for (char *p = s; r->n < 32;) {
         r->cols[r->n++] = p;
-        char *t = strchr(p, sep);
+        char *t = strchr(p, ',');
         if (!t) break;
         *t = '\0';
         p = t + 1;
     }
-}
-
-static int col(const row_t *hdr, const char *name)
-{
-    for (int i = 0; i < hdr->n; i++) {
-        if (strcmp(hdr->cols[i], name) == 0) return i;
-    }
-    fail_msg("MANIFEST has no column %s", name);
-    return -1;
 }
 
 /* Nanoseconds per file unit once ingested at the default rate (one "none" sample = 10 ms). */
@@ -154,18 +115,26 @@ static int64_t ns_per_unit(sc_str_t unit)
     return 1; /* bytes: not converted */
 }
 
-static void check_corpus_file(const char *dir, row_t *r, const row_t *hdr)
+static void check_corpus_file(const char *dir, const sc_manifest_t *m, int r)
 {
     char path[4096];
-    snprintf(path, sizeof(path), "%s/%s", dir, r->cols[col(hdr, "path")]);
+    snprintf(path, sizeof(path), "%s/%s", dir,
+             sc_manifest_cell(m, r, sc_manifest_col_req(m, "path")));
     size_t len;
-    char *json = read_all(path, &len);
+    char *json = sc_test_read_file(path, &len);
     assert_non_null(json);
-    row_t kinds, totals;
-    split(r->cols[col(hdr, "sample_types")], ',', &kinds);
-    split(r->cols[col(hdr, "totals")], ',', &totals);
-    long long want_inputs = strtoll(r->cols[col(hdr, "n_samples")], NULL, 10);
-    long long want_funcs = strtoll(r->cols[col(hdr, "n_functions")], NULL, 10);
+    char kinds_buf[4096], totals_buf[4096];
+    snprintf(kinds_buf, sizeof(kinds_buf), "%s",
+             sc_manifest_cell(m, r, sc_manifest_col_req(m, "sample_types")));
+    snprintf(totals_buf, sizeof(totals_buf), "%s",
+             sc_manifest_cell(m, r, sc_manifest_col_req(m, "totals")));
+    list_t kinds, totals;
+    split(kinds_buf, &kinds);
+    split(totals_buf, &totals);
+    long long want_inputs =
+        strtoll(sc_manifest_cell(m, r, sc_manifest_col_req(m, "n_samples")), NULL, 10);
+    long long want_funcs =
+        strtoll(sc_manifest_cell(m, r, sc_manifest_col_req(m, "n_functions")), NULL, 10);
     assert_int_equal(kinds.n, totals.n);
 
     sc_speedscope_t ss = parse(json, 100);
@@ -210,24 +179,15 @@ static void check_corpus_file(const char *dir, row_t *r, const row_t *hdr)
 static void test_corpus(void **state)
 {
     (void)state;
-    const char *dir = getenv("SC_CORPUS_DIR");
-    char path[4096];
-    snprintf(path, sizeof(path), "%s/MANIFEST.tsv", dir ? dir : "");
-    size_t len;
-    char *m = dir ? read_all(path, &len) : NULL;
-    if (!m) skip();
-    static row_t rows[512];
-    int n = 0;
-    for (char *line = strtok(m, "\n"); line && n < 512; line = strtok(NULL, "\n")) {
-        split(line, '\t', &rows[n++]);
-    }
-    int c_fmt = col(&rows[0], "format"), checked = 0;
-    for (int i = 1; i < n; i++) {
-        if (strcmp(rows[i].cols[c_fmt], "speedscope") != 0) continue;
-        check_corpus_file(dir, &rows[i], &rows[0]);
+    sc_manifest_t m;
+    if (sc_manifest_load(&m) != 0) skip();
+    int c_fmt = sc_manifest_col_req(&m, "format"), checked = 0;
+    for (int i = 0; i < m.n_rows; i++) {
+        if (strcmp(sc_manifest_cell(&m, i, c_fmt), "speedscope") != 0) continue;
+        check_corpus_file(sc_test_corpus_dir(), &m, i);
         checked++;
     }
-    free(m);
+    sc_manifest_free(&m);
     assert_true(checked > 0);
 }
 
@@ -319,13 +279,13 @@ static void test_names_interned(void **state)
         o += (size_t)snprintf(j + o, cap - o, "%s1", i ? "," : "");
     o += (size_t)snprintf(j + o, cap - o, "]}]}");
     assert_true(o < cap);
-    sc_arena_reset(&arena);
+    sc_arena_reset(&sc_test_arena);
     sc_speedscope_t ss = parse(j, 100);
-    assert_true(arena.used_bytes < 4 * name_len); /* not parents x name_len (20 MB) */
+    assert_true(sc_test_arena.used_bytes < 4 * name_len); /* not parents x name_len (20 MB) */
     sc_profile_t p = build(&ss, 0, "svc.inuse_objects", 0);
     assert_int_equal(p.n_samples, parents);
     assert_int_equal(p.n_functions, parents + 1);
-    assert_true(arena.used_bytes < 8 * name_len);
+    assert_true(sc_test_arena.used_bytes < 8 * name_len);
     free(j);
 }
 
@@ -403,7 +363,7 @@ static void assert_parse_error(const char *json, const char *msg)
     sc_speedscope_t ss;
     sc_err_t err;
     sc_err_clear(&err);
-    int rc = sc_speedscope_parse(json, strlen(json), 100, &arena, &ss, &err);
+    int rc = sc_speedscope_parse(json, strlen(json), 100, &sc_test_arena, &ss, &err);
     if (rc != -SC_E_MALFORMED) fail_msg("%s: rc %d", json, rc);
     if (strncmp(err.msg, msg, strlen(msg)) != 0)
         fail_msg("message \"%s\", want \"%s\"", err.msg, msg);
@@ -482,36 +442,19 @@ static void test_errors(void **state)
                        "speedscope: events out of order, 1 < 5");
 }
 
-/* Runs the corpus group only when MANIFEST.tsv is readable; exits 77 (skipped) otherwise, after
- * the tests that need no corpus. */
-static int run_with_corpus(int failed, const struct CMUnitTest *tests, size_t n)
-{
-    const char *dir = getenv("SC_CORPUS_DIR");
-    char path[4096];
-    snprintf(path, sizeof(path), "%s/MANIFEST.tsv", dir ? dir : "");
-    FILE *fp = dir && *dir ? fopen(path, "r") : NULL;
-    if (!fp) {
-        printf("corpus: %s not readable; corpus tests skipped\n", path);
-        return failed ? 1 : 77;
-    }
-    fclose(fp);
-    failed += _cmocka_run_group_tests("corpus", tests, n, NULL, NULL);
-    return failed ? 1 : 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_evented_and_sampled_shapes, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_values, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_names_interned, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_rates, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_merge_and_order, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
+        sc_test_arena_unit(test_evented_and_sampled_shapes),
+        sc_test_arena_unit(test_values),
+        sc_test_arena_unit(test_names_interned),
+        sc_test_arena_unit(test_rates),
+        sc_test_arena_unit(test_merge_and_order),
+        sc_test_arena_unit(test_errors),
     };
     const struct CMUnitTest corpus[] = {
-        cmocka_unit_test_setup_teardown(test_corpus, setup, teardown),
+        sc_test_arena_unit(test_corpus),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
-    return run_with_corpus(failed, corpus, sizeof(corpus) / sizeof(corpus[0]));
+    return sc_test_run_corpus_group(failed, corpus, sizeof(corpus) / sizeof(corpus[0]));
 }

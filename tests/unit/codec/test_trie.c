@@ -18,21 +18,7 @@
 
 #include "codec/trie.h"
 
-static sc_arena_t arena;
-
-static int setup(void **state)
-{
-    (void)state;
-    sc_arena_init(&arena, SC_KiB(64), 0);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    sc_arena_free(&arena);
-    return 0;
-}
+#include "testutil.h"
 
 /* ---- encoder -------------------------------------------------------------------------------- */
 
@@ -120,7 +106,7 @@ static const char *trie(const enc_t *e)
     sc_text_in_t in = text_in("app", 0);
     sc_profile_t p;
     sc_err_t err;
-    int rc = sc_trie_decode(e->p, e->n, &in, &arena, &p, &err);
+    int rc = sc_trie_decode(e->p, e->n, &in, &sc_test_arena, &p, &err);
     if (rc != 0) fail_msg("trie: %s", err.msg);
     return dump(&p);
 }
@@ -130,7 +116,7 @@ static const char *tree(const enc_t *e)
     sc_text_in_t in = text_in("app", 0);
     sc_profile_t p;
     sc_err_t err;
-    int rc = sc_tree_decode(e->p, e->n, &in, &arena, &p, &err);
+    int rc = sc_tree_decode(e->p, e->n, &in, &sc_test_arena, &p, &err);
     if (rc != 0) fail_msg("tree: %s", err.msg);
     return dump(&p);
 }
@@ -141,8 +127,8 @@ static void assert_error(bool is_trie, const enc_t *e, int code, const char *msg
     sc_profile_t p;
     sc_err_t err;
     sc_err_clear(&err);
-    int rc = is_trie ? sc_trie_decode(e->p, e->n, &in, &arena, &p, &err)
-                     : sc_tree_decode(e->p, e->n, &in, &arena, &p, &err);
+    int rc = is_trie ? sc_trie_decode(e->p, e->n, &in, &sc_test_arena, &p, &err)
+                     : sc_tree_decode(e->p, e->n, &in, &sc_test_arena, &p, &err);
     if (rc != code) fail_msg("rc %d, want %d (%s)", rc, code, err.msg);
     if (strcmp(err.msg, msg) != 0) fail_msg("message \"%s\", want \"%s\"", err.msg, msg);
 }
@@ -289,7 +275,7 @@ static void test_limits(void **state)
     node(&e, big, 1, 0); /* exactly the limit: fine */
     sc_text_in_t in = text_in("app", 0);
     sc_profile_t p;
-    assert_int_equal(sc_tree_decode(e.p, e.n, &in, &arena, &p, NULL), 0);
+    assert_int_equal(sc_tree_decode(e.p, e.n, &in, &sc_test_arena, &p, NULL), 0);
     assert_int_equal(p.n_samples, 1);
     free(e.p);
     e = (enc_t){0};
@@ -320,11 +306,11 @@ static void test_limits(void **state)
     for (uint32_t i = 0; i < 1000; i++)
         node(&e, "f", 0, 1);
     node(&e, "leaf", 1, 0);
-    assert_int_equal(sc_tree_decode(e.p, e.n, &in, &arena, &p, NULL), 0);
+    assert_int_equal(sc_tree_decode(e.p, e.n, &in, &sc_test_arena, &p, NULL), 0);
     assert_int_equal(p.n_samples, 1);
     assert_int_equal(p.samples[0].loc_count, 1000); /* 999 "f" below the root, then "leaf" */
     assert_int_equal(p.n_functions, 2);
-    assert_int_equal(sc_trie_decode(e.p, e.n, &in, &arena, &p, NULL), 0);
+    assert_int_equal(sc_trie_decode(e.p, e.n, &in, &sc_test_arena, &p, NULL), 0);
     assert_int_equal(p.samples[0].loc_count, 1); /* one frame "ff...fleaf" */
     free(e.p);
 }
@@ -381,12 +367,12 @@ static void test_scale(void **state)
     node(&e, "a", 3, 0);
     sc_text_in_t in = text_in("svc.cpu", 100);
     sc_profile_t p;
-    assert_int_equal(sc_tree_decode(e.p, e.n, &in, &arena, &p, NULL), 0);
+    assert_int_equal(sc_tree_decode(e.p, e.n, &in, &sc_test_arena, &p, NULL), 0);
     assert_int_equal(p.values[0], 30000000);
     assert_int_equal(p.period, 10000000);
     assert_int_equal(p.time_nanos, 5);
     in = text_in("svc.alloc_space", 100);
-    assert_int_equal(sc_trie_decode(e.p, e.n, &in, &arena, &p, NULL), 0);
+    assert_int_equal(sc_trie_decode(e.p, e.n, &in, &sc_test_arena, &p, NULL), 0);
     assert_int_equal(p.values[0], 3);
     free(e.p);
 }
@@ -394,15 +380,15 @@ static void test_scale(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_trie_worked_example, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_trie_shared_prefix, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_trie_lenient, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tree_worked_example, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tree_names, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tree_truncated, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_numbers, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_scale, setup, teardown),
+        sc_test_arena_unit(test_trie_worked_example),
+        sc_test_arena_unit(test_trie_shared_prefix),
+        sc_test_arena_unit(test_trie_lenient),
+        sc_test_arena_unit(test_tree_worked_example),
+        sc_test_arena_unit(test_tree_names),
+        sc_test_arena_unit(test_tree_truncated),
+        sc_test_arena_unit(test_limits),
+        sc_test_arena_unit(test_numbers),
+        sc_test_arena_unit(test_scale),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
