@@ -6,9 +6,12 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "codec/normalize.h"
+#include "codec/pprof.h"
+#include "testutil.h"
 
 #define NOW 1700000000000000000LL
 
@@ -323,6 +326,81 @@ static void test_invalid_locations_drop_samples(void **state)
     sc_arena_free(&a);
 }
 
+/* Every corpus pprof through decode + normalise: per sample type, the series totals add up to
+ * MANIFEST's golden totals (normalisation only merges, and drops zero samples); a profile the
+ * spec refuses on Push (function id 0, '-' in a sample type) is refused with its reason; the
+ * location without lines or address drops its sample, leaving the total the notes give. */
+static void test_corpus_totals(void **state)
+{
+    (void)state;
+    sc_manifest_t m;
+    assert_int_equal(sc_manifest_load(&m), 0);
+    int c_path = sc_manifest_col_req(&m, "path"), c_fmt = sc_manifest_col_req(&m, "format");
+    int c_tot = sc_manifest_col_req(&m, "totals"), c_notes = sc_manifest_col_req(&m, "notes");
+    int checked = 0;
+    for (int r = 0; r < m.n_rows; r++) {
+        const char *fmt = sc_manifest_cell(&m, r, c_fmt);
+        const char *path = sc_manifest_cell(&m, r, c_path);
+        int is_pprof = strcmp(fmt, "pprof") == 0 || strcmp(fmt, "pprof-expected") == 0;
+        int no_addr = strstr(path, "no_addr_no_line") != NULL;
+        if (!is_pprof && !no_addr) continue;
+        char full[4096];
+        snprintf(full, sizeof(full), "%s/%s", sc_test_corpus_dir(), path);
+        size_t len = 0;
+        uint8_t *buf = sc_test_read_gunzip(full, &len);
+        assert_non_null(buf);
+        sc_arena_t a;
+        sc_arena_init(&a, SC_KiB(256), 0);
+        sc_profile_t p;
+        sc_err_t err;
+        assert_int_equal(sc_pprof_decode(buf, len, &a, NULL, &p, &err), 0);
+        sc_labels_t req = {0};
+        assert_int_equal(sc_labels_set(&req, &a, S("__name__"), S("process_cpu")), 0);
+        sc_norm_limits_t lim = sc_norm_limits_default(NOW);
+        lim.reject_older_than_ns = lim.reject_newer_than_ns = 0;
+        lim.max_samples = 0;
+        sc_norm_t n;
+        sc_discard_reason_t reason;
+        int rc = sc_normalize(&p, &req, &lim, &a, &n, &reason, &err);
+        if (rc < 0) {
+            /* Only the Push-refused .NET shapes may fail, and for their documented reasons. */
+            assert_int_equal(reason, SC_DISCARD_MALFORMED);
+            if (!strstr(err.msg, "sample type contains -") &&
+                !strstr(err.msg, "function id is 0")) {
+                fail_msg("%s: %s", path, err.msg);
+            }
+        } else {
+            int64_t totals[16] = {0};
+            assert_true(p.n_sample_types <= 16);
+            for (uint32_t i = 0; i < n.n_series; i++)
+                totals[n.series[i].type] += n.series[i].total;
+            char want[512];
+            snprintf(want, sizeof(want), "%s", sc_manifest_cell(&m, r, c_tot));
+            if (no_addr) {
+                /* notes: "... leaving 1 sample, cpu/nanoseconds total N; ..." */
+                const char *t = strstr(sc_manifest_cell(&m, r, c_notes), "total ");
+                assert_non_null(t);
+                snprintf(want, sizeof(want), "%s", t + 6);
+                want[strspn(want, "0123456789")] = '\0';
+                assert_int_equal(n.samples_dropped, 1);
+            }
+            char *save = NULL, *tok = strtok_r(want, ",", &save);
+            for (uint32_t t = 0; t < (no_addr ? 1u : p.n_sample_types); t++) {
+                assert_non_null(tok);
+                if (totals[t] != strtoll(tok, NULL, 10)) {
+                    fail_msg("%s: type %u total %lld, want %s", path, t, (long long)totals[t], tok);
+                }
+                tok = strtok_r(NULL, ",", &save);
+            }
+            checked++;
+        }
+        sc_arena_free(&a);
+        free(buf);
+    }
+    assert_true(checked >= 20);
+    sc_manifest_free(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -334,5 +412,7 @@ int main(void)
         cmocka_unit_test(test_stack_depth_keeps_root),
         cmocka_unit_test(test_invalid_locations_drop_samples),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    const struct CMUnitTest corpus[] = {cmocka_unit_test(test_corpus_totals)};
+    return sc_test_run_corpus_group(failed, corpus, SC_ARRAY_LEN(corpus));
 }
