@@ -1,6 +1,7 @@
 /* Push: decode, normalise and route profiles to their segment cores. Runs on ingest cores; all
  * per-request memory is the request's arena, which stays alive until every batch has come home. */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,26 @@ typedef struct push_req {
     uint64_t series, samples, profiles;
     uint64_t bytes; /* decompressed profile bytes, for the rate limit */
 } push_req_t;
+
+/* Count a refused profile for the request's tenant (on the owning core; /metrics reads it). */
+static void discard(ingest_core_t *ic, const char *tenant, sc_discard_reason_t reason)
+{
+    sc_tenant_discards_t *slot = &ic->stats.tenants[SC_INGEST_TENANTS];
+    for (int i = 0; i < SC_INGEST_TENANTS; i++) {
+        sc_tenant_discards_t *t = &ic->stats.tenants[i];
+        if (!atomic_load_explicit(&t->used, memory_order_relaxed)) {
+            snprintf(t->tenant, sizeof(t->tenant), "%s", tenant);
+            atomic_store_explicit(&t->used, 1, memory_order_release);
+            slot = t;
+            break;
+        }
+        if (strcmp(t->tenant, tenant) == 0) {
+            slot = t;
+            break;
+        }
+    }
+    sc_counter_inc(&slot->by_reason[reason]);
+}
 
 static ingest_core_t *core_state(sc_ingest_t *in, sc_core_t *core)
 {
@@ -163,7 +184,7 @@ static int rate_limit(push_req_t *r, char *msg, size_t msg_cap, char *hdr, size_
     int64_t retry = 1;
     int rc = sc_ratelimit_take(&r->ic->rl, r->tenant, r->bytes, sc_clock_mono_ns(), &retry);
     if (rc == 0) return 0;
-    sc_counter_inc(&r->ic->stats.discarded[SC_DISCARD_RATE_LIMITED]);
+    discard(r->ic, r->tenant, SC_DISCARD_RATE_LIMITED);
     snprintf(msg, msg_cap,
              "push rate limit (%.0f bytes/s, burst %.0f bytes) exceeded while "
              "adding %llu bytes",
@@ -237,14 +258,14 @@ static int prepare(push_req_t *r, const sc_labels_t *lab, const ProtobufCBinaryD
     if (!p) return -SC_E_NOMEM;
     int rc = sc_pprof_decode(buf, len, a, &plim, p, err);
     if (rc < 0) {
-        sc_counter_inc(&r->ic->stats.discarded[SC_DISCARD_MALFORMED]);
+        discard(r->ic, r->tenant, SC_DISCARD_MALFORMED);
         return rc;
     }
     sc_norm_limits_t lim = in->cfg.limits;
     lim.now_ns = sc_clock_wall_ns();
     sc_discard_reason_t reason = SC_DISCARD_NONE;
     rc = sc_normalize(p, lab, &lim, a, n, &reason, err);
-    if (rc < 0 && reason != SC_DISCARD_NONE) sc_counter_inc(&r->ic->stats.discarded[reason]);
+    if (rc < 0 && reason != SC_DISCARD_NONE) discard(r->ic, r->tenant, reason);
     return rc;
 }
 
@@ -628,11 +649,11 @@ static void h_ingest(sc_http_conn_t *c, sc_http_req_t *hreq, void *ctx)
         lim.now_ns = sc_clock_wall_ns();
         sc_discard_reason_t reason = SC_DISCARD_NONE;
         rc = sc_normalize(l->profiles[i], &l->labels[i], &lim, a, &norms[i], &reason, &err);
-        if (rc < 0 && reason != SC_DISCARD_NONE) sc_counter_inc(&r->ic->stats.discarded[reason]);
+        if (rc < 0 && reason != SC_DISCARD_NONE) discard(r->ic, r->tenant, reason);
     }
     if (rc < 0) {
         if (rc == -SC_E_MALFORMED || rc == -SC_E_TOO_LARGE) {
-            sc_counter_inc(&r->ic->stats.discarded[SC_DISCARD_MALFORMED]);
+            discard(r->ic, r->tenant, SC_DISCARD_MALFORMED);
         }
         int st = rc == -SC_E_NOMEM ? 503 : r->error_status ? r->error_status : 400;
         if (rc == -SC_E_LIMITED) st = 429;
@@ -681,6 +702,8 @@ static int core_start(sc_core_t *core, void *arg, sc_err_t *err)
     /* The tenant's limit is split between the ingest cores; each keeps the full burst so one
      * profile up to the burst size always fits. */
     sc_ratelimit_init(&ic->rl, in->cfg.rate_bps / ingest_cores, in->cfg.burst_bytes);
+    snprintf(ic->stats.tenants[SC_INGEST_TENANTS].tenant, SC_TENANT_MAX + 1, "%s", "other");
+    atomic_store_explicit(&ic->stats.tenants[SC_INGEST_TENANTS].used, 1, memory_order_release);
     core->module_state[in->slot] = ic;
     __atomic_store_n(&in->cores[core->id], ic, __ATOMIC_RELEASE);
     return 0;

@@ -18,13 +18,23 @@ typedef struct sc_ingest_cfg {
     double burst_bytes;
 } sc_ingest_cfg_t;
 
+#define SC_INGEST_TENANTS 64
+
+typedef struct sc_tenant_discards {
+    _Atomic int used; /* published (release) once tenant is written */
+    char tenant[SC_TENANT_MAX + 1];
+    sc_counter_t by_reason[SC_DISCARD_COUNT_];
+} sc_tenant_discards_t;
+
 typedef struct sc_ingest_stats {
-    sc_counter_t profiles;                     /* accepted profiles */
-    sc_counter_t series;                       /* accepted series */
-    sc_counter_t samples;                      /* accepted samples (after merging) */
-    sc_counter_t bytes_compressed;             /* profile bytes as received */
-    sc_counter_t bytes_decompressed;           /* profile bytes after inflation */
-    sc_counter_t discarded[SC_DISCARD_COUNT_]; /* refused profiles by reason */
+    sc_counter_t profiles;           /* accepted profiles */
+    sc_counter_t series;             /* accepted series */
+    sc_counter_t samples;            /* accepted samples (after merging) */
+    sc_counter_t bytes_compressed;   /* profile bytes as received */
+    sc_counter_t bytes_decompressed; /* profile bytes after inflation */
+    /* Refused profiles by tenant and reason: the first SC_INGEST_TENANTS tenants that had a
+     * refusal on this core get their own slot, later ones share the last ("other"). */
+    sc_tenant_discards_t tenants[SC_INGEST_TENANTS + 1];
     sc_counter_t backpressure; /* requests refused because a segment ring was full */
 } sc_ingest_stats_t;
 

@@ -1,6 +1,7 @@
 /* Prometheus text exposition (format 0.0.4) of the engine's and the front door's per-core
  * counters, summed over cores at scrape time with relaxed loads. Never writes a counter. */
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -181,10 +182,51 @@ static void render_process(const sc_app_t *app, sc_buf_t *b)
                   SC_VERSION, SC_REVISION, SC_BRANCH);
 }
 
+/* Refused profiles by tenant and reason, summed over cores by tenant name. */
+static void render_discards(const sc_app_t *app, sc_buf_t *b)
+{
+    enum { MAX = 256 };
+    static _Thread_local struct {
+        const char *tenant;
+        uint64_t v[SC_DISCARD_COUNT_];
+    } acc[MAX];
+    int n = 0;
+    for (uint32_t i = 0; i < sc_engine_cores(app->engine); i++) {
+        const sc_ingest_stats_t *s = sc_ingest_stats(app->ingest, i);
+        for (int t = 0; s && t <= SC_INGEST_TENANTS; t++) {
+            const sc_tenant_discards_t *td = &s->tenants[t];
+            if (!atomic_load_explicit(&td->used, memory_order_acquire)) continue;
+            int k = 0;
+            while (k < n && strcmp(acc[k].tenant, td->tenant) != 0)
+                k++;
+            if (k == n) {
+                if (n == MAX) continue;
+                acc[n].tenant = td->tenant;
+                memset(acc[n].v, 0, sizeof(acc[n].v));
+                n++;
+            }
+            for (int r = 0; r < SC_DISCARD_COUNT_; r++) {
+                acc[k].v[r] += sc_counter_get(&td->by_reason[r]);
+            }
+        }
+    }
+    sc_buf_puts(b,
+                "# HELP scorch_discarded_profiles_total Profiles refused, by reason and tenant.\n"
+                "# TYPE scorch_discarded_profiles_total counter\n");
+    for (int k = 0; k < n; k++) {
+        for (int r = 1; r < SC_DISCARD_COUNT_; r++) {
+            if (!acc[k].v[r]) continue;
+            sc_buf_printf(
+                b, "scorch_discarded_profiles_total{reason=\"%s\",tenant=\"%s\"} %" PRIu64 "\n",
+                sc_discard_reason_name((sc_discard_reason_t)r), acc[k].tenant, acc[k].v[r]);
+        }
+    }
+}
+
 static void render_ingest(const sc_app_t *app, sc_buf_t *b)
 {
     uint32_t n = sc_engine_cores(app->engine);
-    uint64_t prof = 0, ser = 0, smp = 0, bc = 0, bd = 0, bp = 0, disc[SC_DISCARD_COUNT_] = {0};
+    uint64_t prof = 0, ser = 0, smp = 0, bc = 0, bd = 0, bp = 0;
     uint64_t sb = 0, ss = 0, sm = 0;
     for (uint32_t i = 0; i < n; i++) {
         const sc_ingest_stats_t *s = sc_ingest_stats(app->ingest, i);
@@ -195,8 +237,6 @@ static void render_ingest(const sc_app_t *app, sc_buf_t *b)
             bc += sc_counter_get(&s->bytes_compressed);
             bd += sc_counter_get(&s->bytes_decompressed);
             bp += sc_counter_get(&s->backpressure);
-            for (int r = 0; r < SC_DISCARD_COUNT_; r++)
-                disc[r] += sc_counter_get(&s->discarded[r]);
         }
         const sc_segment_stats_t *g = sc_segments_stats(app->segments, i);
         if (g) {
@@ -215,12 +255,7 @@ static void render_ingest(const sc_app_t *app, sc_buf_t *b)
             "Profile bytes after decompression.", bd);
     counter(b, "scorch_ingest_backpressure_total",
             "Requests refused (429) because a segment core's ring was full.", bp);
-    sc_buf_puts(b, "# HELP scorch_discarded_profiles_total Profiles refused, by reason.\n"
-                   "# TYPE scorch_discarded_profiles_total counter\n");
-    for (int r = 1; r < SC_DISCARD_COUNT_; r++) {
-        sc_buf_printf(b, "scorch_discarded_profiles_total{reason=\"%s\"} %" PRIu64 "\n",
-                      sc_discard_reason_name((sc_discard_reason_t)r), disc[r]);
-    }
+    render_discards(app, b);
     counter(b, "scorch_segment_batches_total", "Ingest batches accepted by segment cores.", sb);
     counter(b, "scorch_segment_series_total", "Series accepted by segment cores.", ss);
     counter(b, "scorch_segment_samples_total", "Samples accepted by segment cores.", sm);

@@ -72,7 +72,7 @@ def main():
         bad = sum(int(x) for x in re.findall(
             r'^scorch_http_requests_total\{route="/ingest",status="[45]\d\d"\} (\d+)$', metrics, re.M))
         discarded = sum(int(x) for x in re.findall(
-            r'^scorch_discarded_profiles_total\{reason="[a-z_]+"\} (\d+)$', metrics, re.M))
+            r'^scorch_discarded_profiles_total\{reason="[a-z_]+",tenant="[^"]*"\} (\d+)$', metrics, re.M))
         print(f"/ingest 200: {ok}, errors: {bad}, profiles accepted: {accepted}, discarded: {discarded}")
         if ok < 2:
             failures.append(f"want at least 2 accepted uploads (wall + heap), got {ok}")

@@ -291,7 +291,8 @@ def main():
             check(s2 == 429 and json.loads(r2)["code"] == "resource_exhausted" and
                   int(h2.get("Retry-After", "0")) >= 1, f"rate limit: second push {s2} {r2[:200]!r} {h2}")
             m = rl.get("/metrics")[1].decode()
-            check('scorch_discarded_profiles_total{reason="rate_limited"} 1' in m, "rate_limited not counted")
+            check('scorch_discarded_profiles_total{reason="rate_limited",tenant="anonymous"} 1' in m,
+                  "rate_limited not counted")
         else:
             print(f"no raw profile of 0.5-1 MB in the corpus ({big['path']}: {len(big_data)}): rate check skipped")
     finally:
@@ -307,6 +308,13 @@ def main():
         check(status == 401 and b"unsupported character" in resp, f"bad tenant: {status} {resp!r}")
         status, resp, _ = mt.post(PUSH, body, dict(PROTO, **{"X-Scope-OrgID": "team-a"}))
         check(status == 200, f"tenant push: {status} {resp!r}")
+        badp = push_request([({"__name__": "process_cpu"}, [b"\x0a\xff"])])
+        status, resp, _ = mt.post(PUSH, badp, dict(PROTO, **{"X-Scope-OrgID": "team-b"}))
+        check(status == 400, f"tenant bad push: {status} {resp!r}")
+        m = mt.get("/metrics")[1].decode()
+        check('scorch_discarded_profiles_total{reason="malformed_profile",tenant="team-b"} 1' in m,
+              "discard not counted for tenant team-b")
+        check('tenant="team-a"' not in m, "team-a has no discards")
     finally:
         rc = mt.stop()
         check(rc == 0, f"scorch (multi-tenant) exited {rc}")
