@@ -408,6 +408,33 @@ static int dotnet_fix(legacy_t *l, sc_profile_t *p)
     return 0;
 }
 
+/* pyspy, rbspy and scripting profiles name frames "<filename> <function>" (§6.3); pyspy keeps
+ * functions whose filename is absolute as they are. New names are appended to the string table. */
+static int script_names_fix(legacy_t *l, sc_profile_t *p)
+{
+    int pyspy = sc_str_eq(l->prm.spy_name, "pyspy");
+    sc_str_t *strs =
+        sc_arena_alloc(l->a, sizeof(sc_str_t) * ((size_t)p->n_strings + p->n_functions), 8);
+    if (!strs) return -SC_E_NOMEM;
+    memcpy(strs, p->strings, sizeof(sc_str_t) * p->n_strings);
+    uint32_t n = p->n_strings;
+    for (uint32_t i = 0; i < p->n_functions; i++) {
+        sc_pfunction_t *f = &p->functions[i];
+        sc_str_t file = sc_profile_str(p, f->filename), name = sc_profile_str(p, f->name);
+        if (pyspy && file.len && file.p[0] == '/') continue;
+        char *c = sc_arena_alloc(l->a, (size_t)file.len + 1 + name.len + 1, 1);
+        if (!c) return -SC_E_NOMEM;
+        if (file.len) memcpy(c, file.p, file.len);
+        c[file.len] = ' ';
+        if (name.len) memcpy(c + file.len + 1, name.p, name.len);
+        strs[n] = (sc_str_t){c, file.len + 1 + name.len};
+        f->name = n++;
+    }
+    p->strings = strs;
+    p->n_strings = n;
+    return 0;
+}
+
 static int legacy_pprof(legacy_t *l, const uint8_t *body, size_t len, sc_str_t ctype, sc_err_t *err)
 {
     const sc_st_config_t *cfg = sc_sample_type_config_default();
@@ -452,6 +479,10 @@ static int legacy_pprof(legacy_t *l, const uint8_t *body, size_t len, sc_str_t c
         (sc_str_eq(l->prm.spy_name, "unknown") &&
          sc_sample_type_config_find(cfg, lit("inuse-space")))) {
         if (dotnet_fix(l, p) < 0) return -SC_E_NOMEM;
+    }
+    sc_str_t spy = l->prm.spy_name;
+    if (sc_str_eq(spy, "pyspy") || sc_str_eq(spy, "rbspy") || sc_str_eq(spy, "scripting")) {
+        if (script_names_fix(l, p) < 0) return -SC_E_NOMEM;
     }
     /* Old SDKs wrote microseconds: a time in 1970 (or none) becomes the request's `from`. */
     if (p->time_nanos < 365LL * 86400 * 1000000000LL) p->time_nanos = l->prm.from_ns;

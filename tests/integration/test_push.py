@@ -251,6 +251,13 @@ def main():
         status, resp, _ = ingest("name=goapp%7Bregion%3Deu%7D&spyName=gospy&from=1700000000000000000", body, hdrs)
         check(status == 200, f"/ingest pprof multipart: {status} {resp[:200]!r}")
         accepted += status == 200
+        for r in good:
+            if "/python/" in r["path"] or "/ruby/" in r["path"]:
+                spy = "pyspy" if "/python/" in r["path"] else "rbspy"
+                data = open(os.path.join(a.corpus, r["path"]), "rb").read()
+                status, resp, _ = ingest(f"name=scripty&format=pprof&spyName={spy}", data,
+                                         {"Content-Type": "application/octet-stream"})
+                check(status == 200, f"/ingest {spy} {r['path']}: {status} {resp[:200]!r}")
         status, resp, _ = ingest("name=goapp&format=pprof", sample, {"Content-Type": "application/octet-stream"})
         check(status == 200, f"/ingest raw pprof: {status} {resp[:200]!r}")
         accepted += status == 200
