@@ -16,6 +16,8 @@
 #include <vector>
 
 #include <benchmark/benchmark.h>
+
+#include "bench_corpus.h"
 #include <zlib.h>
 
 extern "C" {
@@ -25,26 +27,15 @@ extern "C" {
 namespace
 {
 
+using sc_bench::corpus_dir;
+using sc_bench::read_all;
+
 struct Recording {
     std::string name;
     std::vector<uint8_t> jfr;    // uncompressed recording
     std::vector<uint8_t> labels; // uncompressed LabelsSnapshot, or empty
     bool has_labels = false;
 };
-
-std::string corpus_dir()
-{
-    const char *env = std::getenv("SC_CORPUS_DIR");
-    return env && *env ? env : "../shared/corpus";
-}
-
-bool read_all(const std::string &path, std::vector<uint8_t> *out)
-{
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return false;
-    out->assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-    return true;
-}
 
 // Gunzip in place when the bytes start with the gzip magic.
 bool maybe_gunzip(std::vector<uint8_t> *data)

@@ -16,6 +16,8 @@
 #include <vector>
 
 #include <benchmark/benchmark.h>
+
+#include "bench_corpus.h"
 #include <libdeflate.h>
 
 extern "C" {
@@ -23,12 +25,11 @@ extern "C" {
 #include "codec/pprof.h"
 }
 
-#ifndef SC_BENCH_CORPUS_DIR
-#define SC_BENCH_CORPUS_DIR "../shared/corpus"
-#endif
-
 namespace
 {
+
+using sc_bench::corpus_dir;
+using sc_bench::read_all;
 
 struct CorpusFile {
     std::string name;            // path relative to the corpus
@@ -37,20 +38,6 @@ struct CorpusFile {
     bool gzipped = false;
     uint32_t samples = 0;
 };
-
-std::string corpus_dir()
-{
-    const char *env = std::getenv("SC_CORPUS_DIR");
-    return env && *env ? env : SC_BENCH_CORPUS_DIR;
-}
-
-bool read_all(const std::string &path, std::vector<uint8_t> *out)
-{
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return false;
-    out->assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-    return true;
-}
 
 // Every `pprof` row of MANIFEST.tsv, inflated and decoded once up front.
 std::vector<CorpusFile> load_corpus(const std::string &dir, std::string *why)

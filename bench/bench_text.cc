@@ -15,29 +15,24 @@
 
 #include <benchmark/benchmark.h>
 
+#include "bench_corpus.h"
+
 extern "C" {
 #include "codec/folded.h"
 #include "codec/multipart.h"
 }
 
-#ifndef SC_BENCH_CORPUS_DIR
-#define SC_BENCH_CORPUS_DIR "../shared/corpus"
-#endif
-
 namespace
 {
+
+using sc_bench::corpus_dir;
+using sc_bench::read_all;
 
 struct TextFile {
     std::string name;
     std::string text;
     int64_t lines = 0;
 };
-
-std::string corpus_dir()
-{
-    const char *env = std::getenv("SC_CORPUS_DIR");
-    return env && *env ? env : SC_BENCH_CORPUS_DIR;
-}
 
 // Every `folded` row of MANIFEST.tsv.
 std::vector<TextFile> load_folded(std::string *why)
