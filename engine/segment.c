@@ -52,12 +52,6 @@ uint32_t sc_segments_shard(const sc_segments_t *s, const char *tenant, sc_str_t 
     return (uint32_t)(h % s->shards_count);
 }
 
-uint16_t sc_segments_owner(const sc_segments_t *s, uint32_t shard)
-{
-    SC_ASSERT(shard < s->shards_count);
-    return s->owners[shard];
-}
-
 /* On the owning segment core: accept the batch into memory. */
 static void accept_batch(sc_segments_t *s, sc_core_t *core, sc_ingest_batch_t *b)
 {

@@ -43,9 +43,8 @@ void sc_segments_destroy(sc_segments_t *s);
 /* Register the segment module with the engine (before start). 0 or -ENOSPC. */
 SC_MUST_USE int sc_segments_attach(sc_segments_t *s);
 
-/* Shard of a (tenant, service_name) pair and the core that owns it. */
+/* Shard of a (tenant, service_name) pair. */
 uint32_t sc_segments_shard(const sc_segments_t *s, const char *tenant, sc_str_t service);
-uint16_t sc_segments_owner(const sc_segments_t *s, uint32_t shard);
 
 /* On an ingest core: hand b (home: core) to the owner of b->shard, or handle it in place when
  * that is this core. b->msg.done runs on `core` when the owner is done (status in

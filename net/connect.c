@@ -119,11 +119,6 @@ void sc_connect_reply(sc_connect_call_t *call, const ProtobufCMessage *out)
     sc_http_respond(call->conn, 200, "application/proto", NULL, buf, n);
 }
 
-void sc_connect_done(sc_connect_call_t *call)
-{
-    sc_http_conn_resume(call->conn);
-}
-
 /* Decode the request body into the method's input message. */
 static int decode_input(sc_connect_call_t *call, const ProtobufCMessage **in, sc_err_t *err)
 {

@@ -17,7 +17,8 @@ typedef struct sc_connect_call sc_connect_call_t;
 
 /* A method's implementation. Return 0 after answering with sc_connect_reply (or
  * sc_connect_fail), SC_CONNECT_LATER when it will answer later (then the call stays valid until
- * then), or a negative error (answered for it: err's message, the error's Connect code). */
+ * then, and the answer is followed by sc_http_conn_resume on the call's connection), or a negative
+ * error (answered for it: err's message, the error's Connect code). */
 typedef int (*sc_connect_fn)(sc_connect_call_t *call, const ProtobufCMessage *in, sc_err_t *err);
 #define SC_CONNECT_LATER 1
 
@@ -55,8 +56,6 @@ void sc_connect_reply(sc_connect_call_t *call, const ProtobufCMessage *out);
 /* Answer with an error: rc picks the Connect code (invalid_argument, resource_exhausted,
  * unauthenticated, unavailable, ...), msg the message. extra_headers may be NULL. */
 void sc_connect_fail(sc_connect_call_t *call, int rc, const char *msg, const char *extra_headers);
-/* After an asynchronous answer: let the connection go on. */
-void sc_connect_done(sc_connect_call_t *call);
 
 /* The Connect code name and its HTTP status for an error return value. */
 const char *sc_connect_code(int rc);

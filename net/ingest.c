@@ -646,7 +646,7 @@ static int legacy_decode(legacy_t *l, sc_http_req_t *hreq, sc_err_t *err)
     }
 }
 
-static void h_ingest(sc_http_conn_t *c, sc_http_req_t *hreq, void *ctx)
+void sc_ingest_http_handler(sc_http_conn_t *c, sc_http_req_t *hreq, void *ctx)
 {
     sc_ingest_t *in = ctx;
     sc_core_t *core = c->ctx->core;
@@ -707,11 +707,6 @@ static void h_ingest(sc_http_conn_t *c, sc_http_req_t *hreq, void *ctx)
         return;
     }
     route_all(r, core, norms, l->n); /* answers now, or when the last batch is back */
-}
-
-void sc_ingest_http_handler(sc_http_conn_t *c, sc_http_req_t *req, void *ctx)
-{
-    h_ingest(c, req, ctx);
 }
 
 static int core_start(sc_core_t *core, void *arg, sc_err_t *err)
