@@ -267,7 +267,7 @@ void sc_http_conn_init(sc_http_conn_t *c, const sc_http_ctx_t *ctx, void *user)
     sc_buf_init(&c->hname, 0);
     sc_buf_init(&c->hvalue, 0);
     sc_buf_init(&c->body, ctx->limits.body_bytes_max + 1);
-    sc_arena_init(&c->arena, SC_KiB(4), 0);
+    sc_arena_init(&c->arena, SC_KiB(4), ctx->limits.arena_bytes_max);
     c->req.route = -1;
     c->state = SC_HTTP_IDLE;
 }

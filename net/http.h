@@ -64,6 +64,7 @@ typedef struct sc_http_limits {
     uint32_t headers_max;
     size_t body_bytes_max;
     size_t out_pending_max; /* stop parsing pipelined requests past this much unsent output */
+    size_t arena_bytes_max; /* per-request arena (decoded messages, profiles); 0 = no limit */
 } sc_http_limits_t;
 
 /* Shared, read-only context of every connection on a core. */

@@ -170,4 +170,9 @@ void sc_config_http(const sc_config_t *cfg, sc_http_server_cfg_t *out)
     out->limits.headers_max = (uint32_t)cfg->headers_max;
     out->limits.body_bytes_max = (size_t)cfg->body_bytes_max;
     out->limits.out_pending_max = SC_MiB(1);
+    /* A request's decoded form (messages, inflated and decoded profiles) may be several times its
+     * body, but never unbounded: hostile JSON like [{},{},...] would otherwise allocate a message
+     * per three bytes. Over the cap the request fails with resource_exhausted. */
+    size_t body = (size_t)cfg->body_bytes_max;
+    out->limits.arena_bytes_max = body * 16 > SC_MiB(256) ? body * 16 : SC_MiB(256);
 }
