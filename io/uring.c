@@ -10,9 +10,12 @@
 
 static int probe(sc_uring_t *u, sc_err_t *err)
 {
-    static const int needed[] = {IORING_OP_ACCEPT,  IORING_OP_RECV,  IORING_OP_SEND,
-                                 IORING_OP_READ,    IORING_OP_WRITE, IORING_OP_CLOSE,
-                                 IORING_OP_TIMEOUT, IORING_OP_NOP};
+    static const int needed[] = {IORING_OP_ACCEPT, IORING_OP_RECV, IORING_OP_SEND, IORING_OP_READ,
+                                 IORING_OP_WRITE, IORING_OP_CLOSE, IORING_OP_TIMEOUT, IORING_OP_NOP,
+                                 /* file-system ops of the filesystem object store */
+                                 IORING_OP_OPENAT, IORING_OP_WRITEV, IORING_OP_FSYNC,
+                                 IORING_OP_RENAMEAT, IORING_OP_UNLINKAT, IORING_OP_MKDIRAT,
+                                 IORING_OP_STATX};
     struct io_uring_probe *p = io_uring_get_probe_ring(&u->ring);
     if (!p) return sc_errf(err, -ENOSYS, "io_uring: cannot probe supported operations");
     int rc = 0;
@@ -98,6 +101,27 @@ static void prep(struct io_uring_sqe *sqe, sc_io_op_t *op)
         break;
     case SC_IO_TIMEOUT:
         io_uring_prep_timeout(sqe, &op->ts, 0, 0);
+        break;
+    case SC_IO_OPENAT:
+        io_uring_prep_openat(sqe, op->fd, op->path, (int)op->flags, op->mode);
+        break;
+    case SC_IO_WRITEV:
+        io_uring_prep_writev(sqe, op->fd, op->buf, op->len, op->off);
+        break;
+    case SC_IO_FSYNC:
+        io_uring_prep_fsync(sqe, op->fd, op->flags);
+        break;
+    case SC_IO_RENAMEAT:
+        io_uring_prep_renameat(sqe, op->fd, op->path, op->fd2, op->path2, op->flags);
+        break;
+    case SC_IO_UNLINKAT:
+        io_uring_prep_unlinkat(sqe, op->fd, op->path, (int)op->flags);
+        break;
+    case SC_IO_MKDIRAT:
+        io_uring_prep_mkdirat(sqe, op->fd, op->path, op->mode);
+        break;
+    case SC_IO_STATX:
+        io_uring_prep_statx(sqe, op->fd, op->path, (int)op->flags, op->mode, op->buf);
         break;
     default:
         SC_UNREACHABLE("unknown io op kind");

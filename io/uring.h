@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
 
 #include <liburing.h>
 
@@ -28,6 +30,15 @@ typedef enum {
     SC_IO_WRITE,
     SC_IO_CLOSE,
     SC_IO_TIMEOUT, /* relative timeout in ns (ts) */
+    /* File-system ops (the filesystem object store). Paths are borrowed: they must stay valid
+     * until the op's callback, since a parked op is prepared later. */
+    SC_IO_OPENAT,   /* fd: dir fd; path, flags, mode. res: the new fd */
+    SC_IO_WRITEV,   /* fd; buf: const struct iovec[len]; off */
+    SC_IO_FSYNC,    /* fd; flags: 0 or IORING_FSYNC_DATASYNC */
+    SC_IO_RENAMEAT, /* fd, path (old) -> fd2, path2 (new); flags: renameat2 flags */
+    SC_IO_UNLINKAT, /* fd: dir fd; path; flags: 0 or AT_REMOVEDIR */
+    SC_IO_MKDIRAT,  /* fd: dir fd; path, mode */
+    SC_IO_STATX,    /* fd: dir fd; path, flags (AT_*), mode: the STATX_* mask; buf: struct statx */
 } sc_io_kind_t;
 
 struct sc_io_op {
@@ -42,6 +53,12 @@ struct sc_io_op {
     uint32_t len;
     uint64_t off;
     struct __kernel_timespec ts;
+    /* parameters of the file-system ops (see sc_io_kind_t) */
+    const char *path;
+    const char *path2;
+    int fd2;
+    uint32_t flags;
+    uint32_t mode;
 };
 
 typedef struct sc_uring {
@@ -110,6 +127,89 @@ static inline void sc_io_timeout(sc_uring_t *u, sc_io_op_t *op, int64_t ns)
     op->kind = SC_IO_TIMEOUT;
     op->ts.tv_sec = ns / 1000000000LL;
     op->ts.tv_nsec = ns % 1000000000LL;
+    sc_uring_submit(u, op);
+}
+
+/* File-system ops. Results are those of the system calls, as -errno on failure. Every pointer
+ * (path, iov, statx buffer) is borrowed until the op's callback has run. */
+static inline void sc_io_openat(sc_uring_t *u, sc_io_op_t *op, int dfd, const char *path, int flags,
+                                uint32_t mode)
+{
+    op->kind = SC_IO_OPENAT;
+    op->fd = dfd;
+    op->path = path;
+    op->flags = (uint32_t)flags;
+    op->mode = mode;
+    sc_uring_submit(u, op);
+}
+static inline void sc_io_writev(sc_uring_t *u, sc_io_op_t *op, int fd, const struct iovec *iov,
+                                unsigned iovcnt, uint64_t off)
+{
+    op->kind = SC_IO_WRITEV;
+    op->fd = fd;
+    op->buf = (void *)(uintptr_t)iov;
+    op->len = iovcnt;
+    op->off = off;
+    sc_uring_submit(u, op);
+}
+static inline void sc_io_write(sc_uring_t *u, sc_io_op_t *op, int fd, const void *buf, uint32_t len,
+                               uint64_t off)
+{
+    op->kind = SC_IO_WRITE;
+    op->fd = fd;
+    op->buf = (void *)(uintptr_t)buf;
+    op->len = len;
+    op->off = off;
+    sc_uring_submit(u, op);
+}
+/* flags: 0 (data and metadata) or IORING_FSYNC_DATASYNC. */
+static inline void sc_io_fsync(sc_uring_t *u, sc_io_op_t *op, int fd, uint32_t flags)
+{
+    op->kind = SC_IO_FSYNC;
+    op->fd = fd;
+    op->flags = flags;
+    sc_uring_submit(u, op);
+}
+static inline void sc_io_renameat(sc_uring_t *u, sc_io_op_t *op, int olddfd, const char *oldpath,
+                                  int newdfd, const char *newpath, uint32_t flags)
+{
+    op->kind = SC_IO_RENAMEAT;
+    op->fd = olddfd;
+    op->path = oldpath;
+    op->fd2 = newdfd;
+    op->path2 = newpath;
+    op->flags = flags;
+    sc_uring_submit(u, op);
+}
+/* flags: 0 (a file) or AT_REMOVEDIR (an empty directory). */
+static inline void sc_io_unlinkat(sc_uring_t *u, sc_io_op_t *op, int dfd, const char *path,
+                                  int flags)
+{
+    op->kind = SC_IO_UNLINKAT;
+    op->fd = dfd;
+    op->path = path;
+    op->flags = (uint32_t)flags;
+    sc_uring_submit(u, op);
+}
+static inline void sc_io_mkdirat(sc_uring_t *u, sc_io_op_t *op, int dfd, const char *path,
+                                 uint32_t mode)
+{
+    op->kind = SC_IO_MKDIRAT;
+    op->fd = dfd;
+    op->path = path;
+    op->mode = mode;
+    sc_uring_submit(u, op);
+}
+/* flags: AT_* flags (AT_SYMLINK_NOFOLLOW, ...); mask: STATX_* fields wanted; out: borrowed. */
+static inline void sc_io_statx(sc_uring_t *u, sc_io_op_t *op, int dfd, const char *path, int flags,
+                               uint32_t mask, struct statx *out)
+{
+    op->kind = SC_IO_STATX;
+    op->fd = dfd;
+    op->path = path;
+    op->flags = (uint32_t)flags;
+    op->mode = mask;
+    op->buf = out;
     sc_uring_submit(u, op);
 }
 
