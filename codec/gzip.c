@@ -154,3 +154,44 @@ int sc_gzip_inflate(sc_inflater_t *inf, const void *in, size_t in_len, size_t ou
     *out_len = out_pos;
     return 0;
 }
+
+struct sc_deflater {
+    struct libdeflate_compressor *c;
+};
+
+sc_deflater_t *sc_deflater_new(int level)
+{
+    SC_ASSERT(level >= 1 && level <= 12);
+    sc_deflater_t *def = malloc(sizeof(*def));
+    if (!def) return NULL;
+    def->c = libdeflate_alloc_compressor(level);
+    if (!def->c) {
+        free(def);
+        return NULL;
+    }
+    return def;
+}
+
+void sc_deflater_free(sc_deflater_t *def)
+{
+    if (!def) return;
+    libdeflate_free_compressor(def->c);
+    free(def);
+}
+
+int sc_gzip_deflate(sc_deflater_t *def, const void *in, size_t in_len, sc_arena_t *arena,
+                    uint8_t **out, size_t *out_len, sc_err_t *err)
+{
+    SC_ASSERT(def && def->c);
+    SC_ASSERT(out && out_len);
+    size_t bound = libdeflate_gzip_compress_bound(def->c, in_len);
+    int rc = 0;
+    uint8_t *buf = arena_take(arena, bound, err, &rc);
+    if (!buf) return rc;
+    size_t n = libdeflate_gzip_compress(def->c, in, in_len, buf, bound);
+    /* The bound is libdeflate's own worst case: a zero result would be a libdeflate bug. */
+    SC_ASSERT(n > 0 && n <= bound);
+    *out = buf;
+    *out_len = n;
+    return 0;
+}

@@ -49,4 +49,18 @@ void sc_inflater_free(sc_inflater_t *inf);
 SC_MUST_USE int sc_gzip_inflate(sc_inflater_t *inf, const void *in, size_t in_len, size_t out_max,
                                 sc_arena_t *arena, uint8_t **out, size_t *out_len, sc_err_t *err);
 
+/* ---- Compression (response bodies) ----
+ * One deflater per core, like the inflater: it wraps a libdeflate compressor at a fixed level. */
+typedef struct sc_deflater sc_deflater_t;
+
+/* A new deflater at level (1 fastest .. 12 smallest; 1 is what a response wants). NULL when
+ * malloc fails. */
+SC_MUST_USE sc_deflater_t *sc_deflater_new(int level);
+void sc_deflater_free(sc_deflater_t *def);
+
+/* Compress in (in_len bytes) into one gzip member allocated from arena. Returns 0, or
+ * -SC_E_NOMEM when the arena refuses the buffer. */
+SC_MUST_USE int sc_gzip_deflate(sc_deflater_t *def, const void *in, size_t in_len,
+                                sc_arena_t *arena, uint8_t **out, size_t *out_len, sc_err_t *err);
+
 #endif

@@ -28,7 +28,8 @@
     X(SC_DISCARD_DUPLICATE_LABEL, "duplicate_label_names")                                         \
     X(SC_DISCARD_INVALID_LABELS, "invalid_labels")                                                 \
     X(SC_DISCARD_MISSING_LABELS, "missing_labels")                                                 \
-    X(SC_DISCARD_RATE_LIMITED, "rate_limited")
+    X(SC_DISCARD_RATE_LIMITED, "rate_limited")                                                     \
+    X(SC_DISCARD_SERIES_LIMIT, "series_limit")
 
 typedef enum {
 #define SC_DISCARD_ENUM_(e, s) e,

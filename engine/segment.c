@@ -1,46 +1,141 @@
-/* Segment module: shard placement and the segment cores' handling of ingest batches. */
+/* Segment module: shard placement, open segments, sealing, durable acknowledgement. */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/clock.h"
 #include "base/hash.h"
+#include "base/log.h"
+#include "base/ulid.h"
+#include "codec/block.h"
+#include "codec/dataset.h"
 #include "engine/segment.h"
+#include "metastore.pb-c.h"
+
+/* Tenants whose series one segment core tracks for the series limit; beyond that, a tenant's
+ * series are not limited on that core (logged once). */
+#define SERIES_TENANTS 1024
+#define SWEEP_NS       (60 * SC_NS_PER_SEC)
+
+/* One tenant's series count as published by its segment core, for the others to sum. */
+typedef struct tenant_pub {
+    _Atomic int used; /* set (release) once name is written; never cleared */
+    char name[SC_TENANT_MAX + 1];
+    _Atomic uint32_t count;
+} tenant_pub_t;
+
+/* One tenant's active series on this core: fingerprint -> last seen (monotonic seconds). */
+typedef struct series_set {
+    uint64_t *fp; /* 0 = empty slot (a fingerprint of 0 is stored as 1) */
+    uint32_t *seen;
+    uint32_t cap, count;
+} series_set_t;
+
+typedef struct open_ds {
+    sc_dataset_t *d;
+    uint64_t hash;
+    uint32_t shard;
+    char *tenant;
+    char *service;
+    uint32_t service_len;
+    struct open_ds *next; /* hash chain */
+} open_ds_t;
+
+typedef struct seg_core seg_core_t;
+
+/* A sealed segment being written: object, then its metadata record, then the answers. */
+typedef struct seal {
+    seg_core_t *sc;
+    sc_obj_req_t req;
+    struct iovec iov;
+    uint8_t *obj;
+    size_t obj_len;
+    uint8_t *meta;
+    size_t meta_len;
+    char key[256];
+    char dlq_key[256];
+    sc_ingest_batch_t *waiters;
+    uint64_t bytes;
+    int stage; /* 0: object put in flight, 1: metadata put in flight */
+} seal_t;
+
+struct seg_core {
+    sc_segments_t *s;
+    sc_core_t *core;
+    sc_segment_stats_t *st;
+    /* the open segment */
+    open_ds_t **tab;
+    uint32_t tab_cap, n_ds;
+    sc_ingest_batch_t *w_head, *w_tail;
+    uint64_t open_bytes;
+    int64_t opened_ns; /* 0: empty */
+    int due;           /* the timer fired while the in-flight seals were at their maximum */
+    sc_timer_t seal_timer;
+    uint32_t *scratch; /* series indices of one service within a batch */
+    uint32_t scratch_cap;
+    /* seals being written */
+    uint32_t seals_inflight;
+    uint64_t sealing_bytes;
+    /* series limit */
+    series_set_t sets[SERIES_TENANTS];
+    tenant_pub_t *pub; /* s->pub[core id] */
+    int untracked_logged;
+    sc_timer_t sweep_timer;
+    sc_block_encoder_t *enc; /* reused across seals */
+};
 
 struct sc_segments {
     sc_engine_t *engine;
-    uint32_t shards_count;
+    sc_segments_cfg_t cfg;
+    uint32_t seg_cores;
     uint16_t *owners;          /* shard -> core */
     sc_segment_stats_t *stats; /* per core */
+    tenant_pub_t **pub;        /* per core: SERIES_TENANTS slots (NULL without the role) */
     int slot;
 };
 
-sc_segments_t *sc_segments_create(sc_engine_t *e, uint32_t shards_count)
+sc_segments_t *sc_segments_create(sc_engine_t *e, const sc_segments_cfg_t *cfg)
 {
-    SC_ASSERT(shards_count > 0);
+    SC_ASSERT(cfg->shards > 0);
+    SC_ASSERT(cfg->duration_ns > 0);
+    SC_ASSERT(cfg->seals_inflight_max > 0);
     sc_segments_t *s = calloc(1, sizeof(*s));
     if (!s) return NULL;
     s->engine = e;
-    s->shards_count = shards_count;
-    s->owners = calloc(shards_count, sizeof(uint16_t));
-    s->stats = calloc(sc_engine_cores(e), sizeof(sc_segment_stats_t));
-    if (!s->owners || !s->stats) {
-        sc_segments_destroy(s);
-        return NULL;
-    }
+    s->cfg = *cfg;
+    uint32_t n_cores = sc_engine_cores(e);
+    s->owners = calloc(cfg->shards, sizeof(uint16_t));
+    s->stats = calloc(n_cores, sizeof(sc_segment_stats_t));
+    s->pub = calloc(n_cores, sizeof(tenant_pub_t *));
+    if (!s->owners || !s->stats || !s->pub) goto nomem;
     uint16_t seg[SC_CORES_MAX];
     uint32_t n = 0;
-    for (uint32_t i = 0; i < sc_engine_cores(e); i++) {
-        if (sc_engine_core(e, i)->roles & SC_ROLE_SEGMENT) seg[n++] = (uint16_t)i;
+    for (uint32_t i = 0; i < n_cores; i++) {
+        if (!(sc_engine_core(e, i)->roles & SC_ROLE_SEGMENT)) continue;
+        seg[n++] = (uint16_t)i;
+        s->pub[i] = calloc(SERIES_TENANTS, sizeof(tenant_pub_t));
+        if (!s->pub[i]) goto nomem;
     }
     SC_ASSERT(n > 0); /* configuration checks that every role is on some core */
-    for (uint32_t sh = 0; sh < shards_count; sh++)
+    s->seg_cores = n;
+    for (uint32_t sh = 0; sh < cfg->shards; sh++)
         s->owners[sh] = seg[sh % n];
     return s;
+nomem:
+    sc_segments_destroy(s);
+    return NULL;
 }
 
 void sc_segments_destroy(sc_segments_t *s)
 {
     if (!s) return;
+    if (s->pub) {
+        for (uint32_t i = 0; i < sc_engine_cores(s->engine); i++)
+            free(s->pub[i]);
+    }
+    free(s->pub);
     free(s->owners);
     free(s->stats);
     free(s);
@@ -49,44 +144,7 @@ void sc_segments_destroy(sc_segments_t *s)
 uint32_t sc_segments_shard(const sc_segments_t *s, const char *tenant, sc_str_t service)
 {
     uint64_t h = sc_hash_mix(sc_hash64(tenant, strlen(tenant)), sc_hash64(service.p, service.len));
-    return (uint32_t)(h % s->shards_count);
-}
-
-/* On the owning segment core: accept the batch into memory. */
-static void accept_batch(sc_segments_t *s, sc_core_t *core, sc_ingest_batch_t *b)
-{
-    sc_segment_stats_t *st = &s->stats[core->id];
-    uint64_t samples = 0;
-    for (uint32_t i = 0; i < b->n_series; i++) {
-        samples += b->norm->series[b->series[i]].n_samples;
-    }
-    sc_counter_inc(&st->batches);
-    sc_counter_add(&st->series, b->n_series);
-    sc_counter_add(&st->samples, samples);
-    b->msg.status = 0;
-}
-
-static void handle_remote(sc_core_t *core, sc_msg_t *msg)
-{
-    sc_ingest_batch_t *b = (sc_ingest_batch_t *)msg;
-    accept_batch(b->segments, core, b);
-    sc_core_reply(core, msg);
-}
-
-int sc_segments_submit(sc_segments_t *s, sc_core_t *core, sc_ingest_batch_t *b)
-{
-    SC_ASSERT(b->shard < s->shards_count);
-    SC_ASSERT(b->msg.done);
-    uint16_t owner = s->owners[b->shard];
-    b->msg.home_core = core->id;
-    b->segments = s;
-    if (owner == core->id) {
-        accept_batch(s, core, b);
-        b->msg.done(core, &b->msg);
-        return 0;
-    }
-    b->msg.handle = handle_remote;
-    return sc_core_send(core, owner, &b->msg);
+    return (uint32_t)(h % s->cfg.shards);
 }
 
 const sc_segment_stats_t *sc_segments_stats(const sc_segments_t *s, uint32_t core)
@@ -95,17 +153,717 @@ const sc_segment_stats_t *sc_segments_stats(const sc_segments_t *s, uint32_t cor
     return &s->stats[core];
 }
 
+/* ---- answering batches ---------------------------------------------------------------------- */
+
+static void answer(seg_core_t *c, sc_ingest_batch_t *b, int status)
+{
+    b->msg.status = status;
+    if (b->msg.home_core == c->core->id) {
+        b->msg.done(c->core, &b->msg);
+    } else {
+        sc_core_reply(c->core, &b->msg);
+    }
+}
+
+static void refuse(seg_core_t *c, sc_ingest_batch_t *b, int status, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void refuse(seg_core_t *c, sc_ingest_batch_t *b, int status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(b->error, sizeof(b->error), fmt, ap);
+    va_end(ap);
+    answer(c, b, status);
+}
+
+/* ---- series limit ---------------------------------------------------------------------------- */
+
+static uint32_t mono_s(const seg_core_t *c)
+{
+    return (uint32_t)(c->core->now_ns / SC_NS_PER_SEC);
+}
+
+/* This core's slot of tenant (found or claimed), or -1 when the table is full. */
+static int tenant_slot(seg_core_t *c, const char *tenant)
+{
+    uint32_t h = (uint32_t)sc_hash64(tenant, strlen(tenant));
+    for (uint32_t k = 0; k < SERIES_TENANTS; k++) {
+        uint32_t i = (h + k) & (SERIES_TENANTS - 1);
+        tenant_pub_t *p = &c->pub[i];
+        if (!atomic_load_explicit(&p->used, memory_order_relaxed)) {
+            snprintf(p->name, sizeof(p->name), "%s", tenant);
+            atomic_store_explicit(&p->used, 1, memory_order_release);
+            return (int)i;
+        }
+        if (strcmp(p->name, tenant) == 0) return (int)i;
+    }
+    return -1;
+}
+
+static uint64_t fp_key(uint64_t fp)
+{
+    return fp ? fp : 1;
+}
+
+/* Slot of fp in set (its own, or the empty one where it would go). */
+static uint32_t set_find(const series_set_t *set, uint64_t fp)
+{
+    uint32_t mask = set->cap - 1;
+    uint32_t i = (uint32_t)fp & mask;
+    while (set->fp[i] && set->fp[i] != fp)
+        i = (i + 1) & mask;
+    return i;
+}
+
+static int set_grow(series_set_t *set, uint32_t want)
+{
+    uint32_t cap = set->cap ? set->cap : 64;
+    while (cap / 4 * 3 < want)
+        cap *= 2;
+    if (cap == set->cap) return 0;
+    series_set_t n = {
+        .fp = calloc(cap, sizeof(uint64_t)), .seen = calloc(cap, sizeof(uint32_t)), .cap = cap};
+    if (!n.fp || !n.seen) {
+        free(n.fp);
+        free(n.seen);
+        return -SC_E_NOMEM;
+    }
+    for (uint32_t i = 0; i < set->cap; i++) {
+        if (!set->fp[i]) continue;
+        uint32_t j = set_find(&n, set->fp[i]);
+        n.fp[j] = set->fp[i];
+        n.seen[j] = set->seen[i];
+        n.count++;
+    }
+    free(set->fp);
+    free(set->seen);
+    *set = n;
+    return 0;
+}
+
+/* Series of tenant across all segment cores, from their published counts. */
+static uint64_t tenant_series_total(const seg_core_t *c, const char *tenant)
+{
+    const sc_segments_t *s = c->s;
+    uint64_t total = 0;
+    for (uint32_t i = 0; i < sc_engine_cores(s->engine); i++) {
+        const tenant_pub_t *pub = s->pub[i];
+        if (!pub) continue;
+        for (uint32_t k = 0; k < SERIES_TENANTS; k++) {
+            if (!atomic_load_explicit(&pub[k].used, memory_order_acquire)) continue;
+            if (strcmp(pub[k].name, tenant) != 0) continue;
+            total += atomic_load_explicit(&pub[k].count, memory_order_relaxed);
+            break;
+        }
+    }
+    return total;
+}
+
+/* Check the batch against the tenant's series limit; on success record its series (seen now).
+ * 0, or -SC_E_LIMITED with b->error set. */
+static int series_admit(seg_core_t *c, sc_ingest_batch_t *b)
+{
+    uint32_t max = c->s->cfg.max_series;
+    if (!max) return 0;
+    int ti = tenant_slot(c, b->tenant);
+    if (ti < 0) {
+        if (!c->untracked_logged) {
+            SC_LOG_WARN("event=series_limit_untracked tenant=\"%s\" tenants_max=%d", b->tenant,
+                        SERIES_TENANTS);
+            c->untracked_logged = 1;
+        }
+        return 0;
+    }
+    series_set_t *set = &c->sets[ti];
+    if (set_grow(set, set->count + b->n_series) < 0) return 0; /* no memory: do not refuse */
+    uint32_t fresh = 0;
+    for (uint32_t i = 0; i < b->n_series; i++) {
+        uint64_t fp = fp_key(b->norm->series[b->series[i]].fingerprint);
+        fresh += set->fp[set_find(set, fp)] == 0;
+    }
+    if (fresh) {
+        /* Within this core's even share no one else needs asking; beyond it, sum every core's
+         * published count (relaxed reads, a new series is rare next to samples). */
+        uint64_t share = max / c->s->seg_cores;
+        uint64_t total = set->count + fresh <= share ? 0 : tenant_series_total(c, b->tenant);
+        if (total + fresh > max) {
+            sc_counter_inc(&c->st->refused_series);
+            snprintf(b->error, sizeof(b->error),
+                     "max series per tenant exceeded: tenant \"%s\" has %llu active series, "
+                     "limit %u (-ingester.max-global-series-per-tenant)",
+                     b->tenant, (unsigned long long)total, max);
+            return -SC_E_LIMITED;
+        }
+    }
+    uint32_t now = mono_s(c);
+    for (uint32_t i = 0; i < b->n_series; i++) {
+        uint64_t fp = fp_key(b->norm->series[b->series[i]].fingerprint);
+        uint32_t j = set_find(set, fp);
+        if (!set->fp[j]) {
+            set->fp[j] = fp;
+            set->count++;
+            sc_counter_add(&c->st->active_series, 1);
+        }
+        set->seen[j] = now;
+    }
+    atomic_store_explicit(&c->pub[ti].count, set->count, memory_order_relaxed);
+    return 0;
+}
+
+/* Forget series idle for longer than the configured window. */
+static void sweep(sc_timer_t *t, int64_t now_ns)
+{
+    seg_core_t *c = t->ctx;
+    uint32_t now = (uint32_t)(now_ns / SC_NS_PER_SEC);
+    uint32_t idle = (uint32_t)(c->s->cfg.series_idle_ns / SC_NS_PER_SEC);
+    uint64_t active = 0;
+    for (uint32_t ti = 0; ti < SERIES_TENANTS; ti++) {
+        series_set_t *set = &c->sets[ti];
+        if (!set->count) continue;
+        /* Rebuild without the idle entries (linear probing has no cheap delete). */
+        series_set_t keep = {.fp = calloc(set->cap, sizeof(uint64_t)),
+                             .seen = calloc(set->cap, sizeof(uint32_t)),
+                             .cap = set->cap};
+        if (!keep.fp || !keep.seen) {
+            free(keep.fp);
+            free(keep.seen);
+            active += set->count;
+            continue;
+        }
+        for (uint32_t i = 0; i < set->cap; i++) {
+            if (!set->fp[i] || now - set->seen[i] > idle) continue;
+            uint32_t j = set_find(&keep, set->fp[i]);
+            keep.fp[j] = set->fp[i];
+            keep.seen[j] = set->seen[i];
+            keep.count++;
+        }
+        free(set->fp);
+        free(set->seen);
+        *set = keep;
+        atomic_store_explicit(&c->pub[ti].count, set->count, memory_order_relaxed);
+        active += set->count;
+    }
+    sc_counter_set(&c->st->active_series, active);
+    if (sc_timer_arm(&c->core->timers, t, now_ns + SWEEP_NS) < 0) {
+        SC_LOG_WARN("event=series_sweep_unarmed core=%u", (unsigned)c->core->id);
+    }
+}
+
+/* ---- the open segment ------------------------------------------------------------------------ */
+
+static uint64_t ds_hash(const char *tenant, uint32_t shard, sc_str_t service)
+{
+    return sc_hash_mix(sc_hash_mix(sc_hash64(tenant, strlen(tenant)), shard),
+                       sc_hash64(service.p, service.len));
+}
+
+static int tab_grow(seg_core_t *c)
+{
+    uint32_t cap = c->tab_cap ? c->tab_cap * 2 : 64;
+    open_ds_t **t = calloc(cap, sizeof(*t));
+    if (!t) return -SC_E_NOMEM;
+    for (uint32_t i = 0; i < c->tab_cap; i++) {
+        open_ds_t *o = c->tab[i];
+        while (o) {
+            open_ds_t *next = o->next;
+            uint32_t j = (uint32_t)o->hash & (cap - 1);
+            o->next = t[j];
+            t[j] = o;
+            o = next;
+        }
+    }
+    free(c->tab);
+    c->tab = t;
+    c->tab_cap = cap;
+    return 0;
+}
+
+static open_ds_t *dataset_of(seg_core_t *c, const char *tenant, uint32_t shard, sc_str_t service)
+{
+    uint64_t h = ds_hash(tenant, shard, service);
+    if (c->tab_cap) {
+        for (open_ds_t *o = c->tab[h & (c->tab_cap - 1)]; o; o = o->next) {
+            if (o->hash == h && o->shard == shard && o->service_len == service.len &&
+                memcmp(o->service, service.p, service.len) == 0 && strcmp(o->tenant, tenant) == 0)
+                return o;
+        }
+    }
+    if (c->n_ds + 1 > c->tab_cap / 2 && tab_grow(c) < 0) return NULL;
+    open_ds_t *o = calloc(1, sizeof(*o));
+    if (!o) return NULL;
+    o->d = sc_dataset_new(tenant, shard, service);
+    o->tenant = strdup(tenant);
+    o->service = malloc(service.len + 1);
+    if (!o->d || !o->tenant || !o->service) {
+        sc_dataset_free(o->d);
+        free(o->tenant);
+        free(o->service);
+        free(o);
+        return NULL;
+    }
+    memcpy(o->service, service.p, service.len);
+    o->service[service.len] = '\0';
+    o->service_len = service.len;
+    o->shard = shard;
+    o->hash = h;
+    uint32_t i = (uint32_t)h & (c->tab_cap - 1);
+    o->next = c->tab[i];
+    c->tab[i] = o;
+    c->n_ds++;
+    return o;
+}
+
+static sc_str_t service_of(const sc_norm_t *n, uint32_t series)
+{
+    const sc_str_t *svc = sc_labels_get(&n->series[series].labels, "service_name");
+    SC_ASSERT(svc); /* normalisation always sets it */
+    return *svc;
+}
+
+/* Append every series of b to the datasets of their services. */
+static int append_batch(seg_core_t *c, sc_ingest_batch_t *b)
+{
+    if (b->n_series > c->scratch_cap) {
+        uint32_t *n = realloc(c->scratch, sizeof(uint32_t) * b->n_series * 2);
+        if (!n) return -SC_E_NOMEM;
+        c->scratch = n;
+        c->scratch_cap = b->n_series;
+    }
+    uint32_t *group = c->scratch;               /* series of one service */
+    uint32_t *taken = c->scratch + b->n_series; /* 1 once appended */
+    memset(taken, 0, sizeof(uint32_t) * b->n_series);
+    /* Series of one service are appended together (a profile's sample types share stacks); a
+     * batch holds one shard, which a few services may share. */
+    for (uint32_t i = 0; i < b->n_series; i++) {
+        if (taken[i]) continue;
+        sc_str_t svc = service_of(b->norm, b->series[i]);
+        uint32_t k = 0;
+        for (uint32_t j = i; j < b->n_series; j++) {
+            if (taken[j] || !sc_str_same(svc, service_of(b->norm, b->series[j]))) continue;
+            group[k++] = b->series[j];
+            taken[j] = 1;
+        }
+        open_ds_t *o = dataset_of(c, b->tenant, b->shard, svc);
+        if (!o) return -SC_E_NOMEM;
+        size_t before = sc_dataset_mem(o->d);
+        int rc = sc_dataset_append(o->d, b->norm, group, k);
+        if (rc < 0) return rc;
+        c->open_bytes += sc_dataset_mem(o->d) - before;
+    }
+    return 0;
+}
+
+static void seal_now(seg_core_t *c);
+
+static void arm_seal(seg_core_t *c, int64_t deadline)
+{
+    if (sc_timer_arm(&c->core->timers, &c->seal_timer, deadline) < 0) {
+        /* No timer slot: seal at once rather than hold the waiters without a deadline. */
+        seal_now(c);
+    }
+}
+
+static void accept_batch(seg_core_t *c, sc_ingest_batch_t *b)
+{
+    sc_segments_t *s = c->s;
+    b->error[0] = '\0';
+    b->next_waiter = NULL;
+    if (c->open_bytes + c->sealing_bytes >= s->cfg.mem_limit) {
+        sc_counter_inc(&c->st->refused_full);
+        refuse(c, b, -SC_AGAIN, "segment core %u is full (%llu bytes buffered); retry",
+               (unsigned)c->core->id, (unsigned long long)(c->open_bytes + c->sealing_bytes));
+        return;
+    }
+    int rc = series_admit(c, b);
+    if (rc < 0) {
+        answer(c, b, rc);
+        return;
+    }
+    rc = append_batch(c, b);
+    if (rc < 0) {
+        /* Whatever series were appended stay and are written; the client is told to retry. */
+        refuse(c, b, rc, "segment core %u: out of memory appending the batch",
+               (unsigned)c->core->id);
+        return;
+    }
+    uint64_t samples = 0;
+    for (uint32_t i = 0; i < b->n_series; i++)
+        samples += b->norm->series[b->series[i]].n_samples;
+    sc_counter_inc(&c->st->batches);
+    sc_counter_add(&c->st->series, b->n_series);
+    sc_counter_add(&c->st->samples, samples);
+    sc_counter_set(&c->st->open_bytes, c->open_bytes);
+    b->appended_ns = c->core->now_ns;
+    if (c->w_tail) {
+        c->w_tail->next_waiter = b;
+    } else {
+        c->w_head = b;
+    }
+    c->w_tail = b;
+    if (!c->opened_ns) {
+        c->opened_ns = c->core->now_ns;
+        arm_seal(c, c->core->draining ? c->core->now_ns : c->opened_ns + s->cfg.duration_ns);
+    }
+    if (c->open_bytes >= s->cfg.seal_bytes && c->seals_inflight < s->cfg.seals_inflight_max) {
+        sc_timer_cancel(&c->core->timers, &c->seal_timer);
+        seal_now(c);
+    }
+}
+
+static void seal_timer_fired(sc_timer_t *t, int64_t now_ns)
+{
+    (void)now_ns;
+    seg_core_t *c = t->ctx;
+    if (!c->opened_ns) return;
+    if (c->seals_inflight >= c->s->cfg.seals_inflight_max) {
+        c->due = 1; /* the next finished seal starts this one */
+        return;
+    }
+    seal_now(c);
+}
+
+/* ---- sealing ------------------------------------------------------------------------------- */
+
+static void seal_free(seal_t *sl)
+{
+    free(sl->obj);
+    free(sl->meta);
+    free(sl);
+}
+
+static void seal_finish(seal_t *sl, int status, const char *why)
+{
+    seg_core_t *c = sl->sc;
+    int64_t now = sc_clock_mono_ns();
+    if (status == 0) {
+        sc_counter_inc(&c->st->seals);
+        sc_counter_add(&c->st->object_bytes, sl->obj_len);
+    } else {
+        sc_counter_inc(&c->st->seal_failures);
+        SC_LOG_ERROR("event=seal_failed key=%s err=\"%s\"", sl->key, why);
+    }
+    sc_ingest_batch_t *b = sl->waiters;
+    while (b) {
+        sc_ingest_batch_t *next = b->next_waiter; /* b is the ingest core's after answer() */
+        if (status == 0) {
+            sc_counter_inc(&c->st->acked);
+            sc_counter_add(&c->st->ack_ns_sum, (uint64_t)(now - b->appended_ns));
+            answer(c, b, 0);
+        } else {
+            sc_counter_inc(&c->st->ack_failed);
+            refuse(c, b, status, "storage: %s", why);
+        }
+        b = next;
+    }
+    SC_ASSERT(c->seals_inflight > 0 && c->sealing_bytes >= sl->bytes);
+    c->seals_inflight--;
+    c->sealing_bytes -= sl->bytes;
+    sc_counter_set(&c->st->sealing_bytes, c->sealing_bytes);
+    seal_free(sl);
+    if (c->due && c->opened_ns) seal_now(c);
+}
+
+static void seal_io_done(sc_obj_req_t *r, int res)
+{
+    seal_t *sl = r->ctx;
+    char why[640];
+    if (res < 0) {
+        snprintf(why, sizeof(why), "writing %s failed: %s", sl->stage == 0 ? sl->key : sl->dlq_key,
+                 r->msg[0] ? r->msg : sc_err_str(res));
+        seal_finish(sl, -SC_E_UNAVAIL, why);
+        return;
+    }
+    if (sl->stage == 0) {
+        /* The object is durable: now its metadata, so that the block can be found. */
+        sl->stage = 1;
+        sl->iov = (struct iovec){.iov_base = sl->meta, .iov_len = sl->meta_len};
+        sc_obj_put(sl->sc->s->cfg.store, &sl->sc->core->io, &sl->req, sl->dlq_key, &sl->iov, 1);
+        return;
+    }
+    seal_finish(sl, 0, NULL);
+}
+
+/* The metastore record of a block, packed (malloc'd). */
+static int pack_meta(const sc_block_meta_t *m, const seal_t *sl, uint32_t shard, const char *node,
+                     uint8_t **out, size_t *out_len)
+{
+    Scorch__Metastore__V1__BlockMeta bm;
+    scorch__metastore__v1__block_meta__init(&bm);
+    Scorch__Metastore__V1__Dataset *ds = calloc(m->n_datasets ? m->n_datasets : 1, sizeof(*ds));
+    Scorch__Metastore__V1__Dataset **dp = calloc(m->n_datasets ? m->n_datasets : 1, sizeof(*dp));
+    char **strs = NULL;
+    size_t n_strs = 0;
+    for (uint32_t i = 0; i < m->n_datasets; i++)
+        n_strs += 2 + m->datasets[i].n_profile_types;
+    strs = calloc(n_strs ? n_strs : 1, sizeof(char *));
+    int rc = -SC_E_NOMEM;
+    if (!ds || !dp || !strs) goto out;
+    size_t si = 0;
+#define DUP_STR(dst, s)                                                                            \
+    do {                                                                                           \
+        strs[si] = strndup((s).p ? (s).p : "", (s).len);                                           \
+        if (!strs[si]) goto out;                                                                   \
+        (dst) = strs[si++];                                                                        \
+    } while (0)
+    for (uint32_t i = 0; i < m->n_datasets; i++) {
+        const sc_block_dataset_meta_t *d = &m->datasets[i];
+        Scorch__Metastore__V1__Dataset *o = &ds[i];
+        scorch__metastore__v1__dataset__init(o);
+        DUP_STR(o->tenant, d->tenant);
+        DUP_STR(o->service, d->service);
+        o->shard = d->shard;
+        o->min_time_ns = d->min_time_ns;
+        o->max_time_ns = d->max_time_ns;
+        o->series = d->n_series;
+        o->rows = d->n_rows;
+        o->n_profile_types = d->n_profile_types;
+        o->profile_types = (char **)&strs[si];
+        for (uint32_t k = 0; k < d->n_profile_types; k++) {
+            char *unused;
+            DUP_STR(unused, d->profile_types[k]);
+            (void)unused;
+        }
+        dp[i] = o;
+    }
+#undef DUP_STR
+    bm.id = (char *)(uintptr_t)m->id;
+    bm.shard = shard;
+    bm.tenant = (char *)(uintptr_t) "anonymous";
+    bm.min_time_ns = m->min_time_ns;
+    bm.max_time_ns = m->max_time_ns;
+    bm.size = sl->obj_len;
+    bm.level = 0;
+    bm.key = (char *)(uintptr_t)sl->key;
+    bm.n_datasets = m->n_datasets;
+    bm.datasets = dp;
+    bm.created_by = (char *)(uintptr_t)node;
+    size_t n = scorch__metastore__v1__block_meta__get_packed_size(&bm);
+    *out = malloc(n ? n : 1);
+    if (!*out) goto out;
+    *out_len = scorch__metastore__v1__block_meta__pack(&bm, *out);
+    rc = 0;
+out:
+    for (size_t i = 0; strs && i < n_strs; i++)
+        free(strs[i]);
+    free(strs);
+    free(dp);
+    free(ds);
+    return rc;
+}
+
+/* Seal the open segment: encode it into one object and start writing it. */
+static void seal_now(seg_core_t *c)
+{
+    sc_segments_t *s = c->s;
+    c->due = 0;
+    if (!c->opened_ns) return;
+    sc_timer_cancel(&c->core->timers, &c->seal_timer);
+    /* Take the open segment: from here on new batches start a new one. */
+    sc_dataset_t **ds = malloc(sizeof(*ds) * (c->n_ds ? c->n_ds : 1));
+    open_ds_t **owned = malloc(sizeof(*owned) * (c->n_ds ? c->n_ds : 1));
+    seal_t *sl = calloc(1, sizeof(*sl));
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < c->tab_cap; i++) {
+        for (open_ds_t *o = c->tab[i]; o; o = o->next) {
+            if (ds && owned) {
+                ds[n] = o->d;
+                owned[n] = o;
+            }
+            n++;
+        }
+        c->tab[i] = NULL;
+    }
+    SC_ASSERT(n == c->n_ds);
+    sc_ingest_batch_t *waiters = c->w_head;
+    c->w_head = c->w_tail = NULL;
+    c->n_ds = 0;
+    c->opened_ns = 0;
+    uint64_t open_bytes = c->open_bytes;
+    c->open_bytes = 0;
+    sc_counter_set(&c->st->open_bytes, 0);
+
+    char why[640] = "out of memory sealing the segment";
+    int status = -SC_E_NOMEM;
+    if (!ds || !owned || !sl) goto fail_early;
+    sl->sc = c;
+    sl->waiters = waiters;
+    char ulid[27];
+    sc_ulid_new(sc_clock_wall_ns() / SC_NS_PER_MS, ulid);
+    /* The key's shard component is the segment core (one object per core per seal; the datasets
+     * inside carry their shards). */
+    snprintf(sl->key, sizeof(sl->key), "segments/%u/anonymous/%s/block.bin", (unsigned)c->core->id,
+             ulid);
+    snprintf(sl->dlq_key, sizeof(sl->dlq_key), "dlq/%u/anonymous/%s/meta.pb", (unsigned)c->core->id,
+             ulid);
+    sc_arena_t a;
+    sc_arena_init(&a, SC_KiB(16), 0);
+    sc_block_meta_t meta;
+    sc_err_t err;
+    sc_err_clear(&err);
+    int rc = sc_block_encoder_run(c->enc, ds, n, ulid, s->cfg.zstd_level, &sl->obj, &sl->obj_len,
+                                  &meta, &a, &err);
+    if (rc == 0) {
+        rc = pack_meta(&meta, sl, c->core->id, s->cfg.node_id ? s->cfg.node_id : "", &sl->meta,
+                       &sl->meta_len);
+        if (rc < 0) sc_errf(&err, rc, "packing the block's metadata");
+    }
+    sc_arena_free(&a);
+    for (uint32_t i = 0; i < n; i++) {
+        sc_dataset_free(owned[i]->d);
+        free(owned[i]->tenant);
+        free(owned[i]->service);
+        free(owned[i]);
+    }
+    free(ds);
+    free(owned);
+    if (rc < 0) {
+        snprintf(why, sizeof(why), "encoding the segment failed: %s", sc_err_message(&err, rc));
+        c->seals_inflight++;
+        c->sealing_bytes += sl->bytes;
+        seal_finish(sl, rc == -SC_E_NOMEM ? -SC_E_NOMEM : -SC_E_INTERNAL, why);
+        return;
+    }
+    sl->bytes = sl->obj_len + sl->meta_len;
+    c->seals_inflight++;
+    c->sealing_bytes += sl->bytes;
+    sc_counter_set(&c->st->sealing_bytes, c->sealing_bytes);
+    (void)open_bytes;
+    sl->req.done = seal_io_done;
+    sl->req.ctx = sl;
+    sl->iov = (struct iovec){.iov_base = sl->obj, .iov_len = sl->obj_len};
+    sc_obj_put(s->cfg.store, &c->core->io, &sl->req, sl->key, &sl->iov, 1);
+    return;
+
+fail_early:
+    /* Without memory for the seal itself: free the segment and fail its waiters. */
+    if (ds && owned) {
+        for (uint32_t i = 0; i < n; i++) {
+            sc_dataset_free(owned[i]->d);
+            free(owned[i]->tenant);
+            free(owned[i]->service);
+            free(owned[i]);
+        }
+    }
+    free(ds);
+    free(owned);
+    free(sl);
+    for (sc_ingest_batch_t *b = waiters; b;) {
+        sc_ingest_batch_t *next = b->next_waiter;
+        sc_counter_inc(&c->st->ack_failed);
+        refuse(c, b, status, "storage: %s", why);
+        b = next;
+    }
+}
+
+/* ---- module hooks and hand-off --------------------------------------------------------------- */
+
+static void handle_remote(sc_core_t *core, sc_msg_t *msg)
+{
+    sc_ingest_batch_t *b = (sc_ingest_batch_t *)msg;
+    accept_batch(core->module_state[b->segments->slot], b);
+}
+
+int sc_segments_submit(sc_segments_t *s, sc_core_t *core, sc_ingest_batch_t *b)
+{
+    SC_ASSERT(b->shard < s->cfg.shards);
+    SC_ASSERT(b->msg.done);
+    uint16_t owner = s->owners[b->shard];
+    b->msg.home_core = core->id;
+    b->segments = s;
+    if (owner == core->id) {
+        accept_batch(core->module_state[s->slot], b);
+        return 0;
+    }
+    b->msg.handle = handle_remote;
+    return sc_core_send(core, owner, &b->msg);
+}
+
 static int core_start(sc_core_t *core, void *arg, sc_err_t *err)
 {
-    (void)err;
     sc_segments_t *s = arg;
-    core->module_state[s->slot] = s;
+    if (!(core->roles & SC_ROLE_SEGMENT)) return 0;
+    seg_core_t *c = calloc(1, sizeof(*c));
+    if (!c) return sc_errf(err, -ENOMEM, "segment: out of memory");
+    c->s = s;
+    c->core = core;
+    c->st = &s->stats[core->id];
+    c->pub = s->pub[core->id];
+    c->seal_timer = (sc_timer_t){.fire = seal_timer_fired, .ctx = c};
+    c->sweep_timer = (sc_timer_t){.fire = sweep, .ctx = c};
+    c->enc = sc_block_encoder_new();
+    if (!c->enc) {
+        free(c);
+        return sc_errf(err, -ENOMEM, "segment: out of memory for the block encoder");
+    }
+    if (s->cfg.max_series &&
+        sc_timer_arm(&core->timers, &c->sweep_timer, sc_clock_mono_ns() + SWEEP_NS) < 0) {
+        sc_block_encoder_free(c->enc);
+        free(c);
+        return sc_errf(err, -SC_E_CONFIG, "segment: no timer slot for the series sweep");
+    }
+    core->module_state[s->slot] = c;
     return 0;
+}
+
+/* Draining: whatever is open is sealed now, so that every waiting request gets its answer. */
+static void core_drain(sc_core_t *core, void *arg)
+{
+    sc_segments_t *s = arg;
+    seg_core_t *c = core->module_state[s->slot];
+    if (!c) return;
+    if (c->opened_ns) seal_now(c);
+}
+
+static int core_busy(sc_core_t *core, void *arg)
+{
+    sc_segments_t *s = arg;
+    seg_core_t *c = core->module_state[s->slot];
+    if (!c) return 0;
+    if (c->opened_ns && !sc_timer_armed(&c->seal_timer) && !c->due) seal_now(c);
+    return c->opened_ns != 0 || c->seals_inflight > 0;
+}
+
+static void core_stop(sc_core_t *core, void *arg)
+{
+    sc_segments_t *s = arg;
+    seg_core_t *c = core->module_state[s->slot];
+    if (!c) return;
+    if (c->seals_inflight) {
+        /* The drain deadline passed with writes in flight: their buffers may still be in the
+         * kernel's hands, so they are left to the process exit rather than freed here. */
+        SC_LOG_WARN("event=exit_with_seals_in_flight core=%u seals=%u", (unsigned)core->id,
+                    c->seals_inflight);
+    }
+    for (uint32_t i = 0; i < c->tab_cap; i++) {
+        for (open_ds_t *o = c->tab[i]; o;) {
+            open_ds_t *next = o->next;
+            sc_dataset_free(o->d);
+            free(o->tenant);
+            free(o->service);
+            free(o);
+            o = next;
+        }
+    }
+    free(c->tab);
+    free(c->scratch);
+    sc_block_encoder_free(c->enc);
+    for (uint32_t i = 0; i < SERIES_TENANTS; i++) {
+        free(c->sets[i].fp);
+        free(c->sets[i].seen);
+    }
+    core->module_state[s->slot] = NULL;
+    free(c);
 }
 
 int sc_segments_attach(sc_segments_t *s)
 {
-    sc_module_t m = {.name = "segment", .core_start = core_start, .arg = s};
+    sc_module_t m = {.name = "segment",
+                     .core_start = core_start,
+                     .core_drain = core_drain,
+                     .core_busy = core_busy,
+                     .core_stop = core_stop,
+                     .arg = s};
     int slot = sc_engine_add_module(s->engine, &m);
     if (slot < 0) return slot;
     s->slot = slot;

@@ -156,7 +156,22 @@ static void add_route(sc_app_t *app, const char *path, unsigned methods, sc_http
 static int init_ingest(sc_app_t *app, sc_err_t *err)
 {
     const sc_config_t *c = &app->cfg;
-    app->segments = sc_segments_create(app->engine, (uint32_t)c->shards);
+    if (!c->node_id[0] && gethostname(app->node_id, sizeof(app->node_id) - 1) < 0) {
+        snprintf(app->node_id, sizeof(app->node_id), "scorch");
+    } else if (c->node_id[0]) {
+        snprintf(app->node_id, sizeof(app->node_id), "%s", c->node_id);
+    }
+    sc_segments_cfg_t sc = {.shards = (uint32_t)c->shards,
+                            .duration_ns = c->segment_duration_ms * SC_NS_PER_MS,
+                            .seal_bytes = (uint64_t)c->segment_bytes,
+                            .mem_limit = (uint64_t)c->segment_mem_limit,
+                            .seals_inflight_max = (uint32_t)c->segment_seals_inflight,
+                            .zstd_level = (int)c->segment_zstd_level,
+                            .max_series = (uint32_t)c->max_series,
+                            .series_idle_ns = c->series_idle_ms * SC_NS_PER_MS,
+                            .store = app->store,
+                            .node_id = app->node_id};
+    app->segments = sc_segments_create(app->engine, &sc);
     if (!app->segments) return sc_errf(err, -ENOMEM, "segments: out of memory");
     sc_ingest_cfg_t ic = {.multitenancy = c->multitenancy,
                           .profile_bytes_max = (size_t)c->profile_bytes_max,
@@ -209,6 +224,9 @@ int sc_app_init(sc_app_t *app, sc_err_t *err)
     app->start_wall_ns = sc_clock_wall_ns();
     int rc = ensure_dir(app->cfg.storage_dir, err);
     if (rc < 0) return rc;
+    app->store = sc_objstore_fs_open(app->cfg.storage_dir, err);
+    if (!app->store)
+        return sc_err_wrapf(err, "-storage.filesystem.dir \"%s\"", app->cfg.storage_dir);
     sc_engine_cfg_t ec;
     rc = sc_config_engine(&app->cfg, &ec, err);
     if (rc < 0) return rc;
@@ -252,6 +270,8 @@ void sc_app_fini(sc_app_t *app)
     sc_ingest_destroy(app->ingest);
     sc_segments_destroy(app->segments);
     sc_engine_destroy(app->engine);
+    sc_objstore_close(app->store);
+    app->store = NULL;
     app->ingest = NULL;
     app->segments = NULL;
     app->http = NULL;

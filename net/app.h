@@ -17,6 +17,8 @@ typedef struct sc_app {
     sc_http_server_t *http;
     sc_segments_t *segments;
     sc_ingest_t *ingest;
+    sc_objstore_t *store;
+    char node_id[128];
     sc_http_route_t routes[SC_APP_ROUTES_MAX];
     int routes_count;
     int64_t start_wall_ns;

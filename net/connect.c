@@ -95,6 +95,58 @@ void sc_connect_fail(sc_connect_call_t *call, int rc, const char *msg, const cha
     sc_buf_free(&b);
 }
 
+/* True when the request's Accept-Encoding lists gzip (with a q-value other than 0). */
+static int accepts_gzip(sc_http_req_t *req)
+{
+    size_t n = 0;
+    const char *v = sc_http_header(req, "accept-encoding", &n);
+    while (v && n > 0) {
+        while (n > 0 && (*v == ' ' || *v == ',')) {
+            v++;
+            n--;
+        }
+        size_t tok = 0;
+        while (tok < n && v[tok] != ',')
+            tok++;
+        size_t name = 0;
+        while (name < tok && v[name] != ';' && v[name] != ' ')
+            name++;
+        if (name == 4 && strncasecmp(v, "gzip", 4) == 0) {
+            /* "gzip;q=0" refuses it; any other q accepts. */
+            const char *q = memchr(v, '=', tok);
+            if (!q) return 1;
+            q++;
+            while (q < v + tok && *q == ' ')
+                q++;
+            for (const char *d = q; d < v + tok; d++) {
+                if (*d >= '1' && *d <= '9') return 1;
+                if (*d != '0' && *d != '.') break;
+            }
+            return 0;
+        }
+        v += tok;
+        n -= tok;
+    }
+    return 0;
+}
+
+/* Send a successful body, gzipped when the client accepts it and it is worth it. */
+static void respond_ok(sc_connect_call_t *call, const char *ctype, const void *body, size_t len)
+{
+    if (len >= SC_CONNECT_GZIP_MIN && call->env && call->env->deflater && accepts_gzip(call->req)) {
+        uint8_t *z = NULL;
+        size_t zn = 0;
+        sc_err_t err;
+        sc_err_clear(&err);
+        if (sc_gzip_deflate(call->env->deflater, body, len, call->arena, &z, &zn, &err) == 0) {
+            sc_http_respond(call->conn, 200, ctype, "Content-Encoding: gzip\r\n", z, zn);
+            return;
+        }
+        /* No memory for the compressed copy: the identity body is still a valid answer. */
+    }
+    sc_http_respond(call->conn, 200, ctype, NULL, body, len);
+}
+
 void sc_connect_reply(sc_connect_call_t *call, const ProtobufCMessage *out)
 {
     SC_ASSERT(out->descriptor == call->method->out);
@@ -104,7 +156,7 @@ void sc_connect_reply(sc_connect_call_t *call, const ProtobufCMessage *out)
         if (sc_pbjson_encode(out, &b) < 0 || b.failed) {
             sc_connect_fail(call, -SC_E_INTERNAL, "cannot encode the response", NULL);
         } else {
-            sc_http_respond(call->conn, 200, "application/json", NULL, b.data, b.len);
+            respond_ok(call, "application/json", b.data, b.len);
         }
         sc_buf_free(&b);
         return;
@@ -116,7 +168,7 @@ void sc_connect_reply(sc_connect_call_t *call, const ProtobufCMessage *out)
         return;
     }
     protobuf_c_message_pack(out, buf);
-    sc_http_respond(call->conn, 200, "application/proto", NULL, buf, n);
+    respond_ok(call, "application/proto", buf, n);
 }
 
 /* Decode the request body into the method's input message. */

@@ -22,6 +22,10 @@ typedef struct sc_connect_call sc_connect_call_t;
 typedef int (*sc_connect_fn)(sc_connect_call_t *call, const ProtobufCMessage *in, sc_err_t *err);
 #define SC_CONNECT_LATER 1
 
+/* Responses smaller than this are sent uncompressed even to clients that accept gzip (the
+ * protocol leaves the choice to the server; below ~1 KiB gzip saves nothing worth its cost). */
+#define SC_CONNECT_GZIP_MIN 1024
+
 typedef struct sc_connect_method {
     const char *path;
     const ProtobufCMessageDescriptor *in;
@@ -34,6 +38,7 @@ typedef struct sc_connect_method {
 /* Per-core services a call may use. */
 typedef struct sc_connect_env {
     sc_inflater_t *inflater; /* this core's */
+    sc_deflater_t *deflater; /* this core's; responses are gzipped when the client accepts it */
     size_t body_inflated_max;
 } sc_connect_env_t;
 

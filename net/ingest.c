@@ -76,12 +76,45 @@ static ingest_core_t *core_state(sc_ingest_t *in, sc_core_t *core)
     return core->module_state[in->slot];
 }
 
+/* Errors a client should retry later carry Retry-After (seconds). */
+static const char *retry_header(int rc)
+{
+    if (rc == -SC_E_LIMITED) return "Retry-After: 60\r\n";
+    if (rc == -SC_E_UNAVAIL || rc == -SC_E_NOMEM) return "Retry-After: 1\r\n";
+    return NULL;
+}
+
+/* A Connect-style JSON error with Retry-After, for /ingest. */
+static void respond_retry(sc_http_conn_t *c, int status, int rc, const char *msg)
+{
+    sc_buf_t b;
+    sc_buf_init(&b, 0);
+    sc_buf_printf(&b, "{\"code\":\"%s\",\"message\":\"", sc_connect_code(rc));
+    for (const char *s = msg; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\') {
+            sc_buf_printf(&b, "\\%c", ch);
+        } else if (ch < 0x20) {
+            sc_buf_printf(&b, "\\u%04x", ch);
+        } else {
+            sc_buf_append(&b, s, 1);
+        }
+    }
+    sc_buf_puts(&b, "\"}");
+    sc_http_respond(c, status, "application/json", retry_header(rc), b.data, b.len);
+    sc_buf_free(&b);
+}
+
 static void finish_plain(push_req_t *r)
 {
     if (r->error) {
         int st = r->error_status ? r->error_status : sc_err_http_status(r->error);
-        sc_http_respond_error(r->conn, st, st == 422 ? "unknown" : sc_connect_code(r->error),
-                              r->err.msg);
+        if (r->error == -SC_E_LIMITED || r->error == -SC_E_UNAVAIL) {
+            respond_retry(r->conn, st, r->error, r->err.msg);
+        } else {
+            sc_http_respond_error(r->conn, st, st == 422 ? "unknown" : sc_connect_code(r->error),
+                                  r->err.msg);
+        }
     } else if (r->backpressure) {
         sc_counter_inc(&r->ic->stats.backpressure);
         static const char msg[] =
@@ -105,7 +138,7 @@ static void finish(push_req_t *r)
         return;
     }
     if (r->error) {
-        sc_connect_fail(call, r->error, r->err.msg, NULL);
+        sc_connect_fail(call, r->error, r->err.msg, retry_header(r->error));
     } else if (r->backpressure) {
         sc_counter_inc(&r->ic->stats.backpressure);
         sc_connect_fail(call, -SC_E_LIMITED, "ingest backpressure: a segment core is full; retry",
@@ -125,7 +158,16 @@ static void batch_done(sc_core_t *core, sc_msg_t *msg)
     sc_ingest_batch_t *b = (sc_ingest_batch_t *)msg;
     push_req_t *r = b->waiter;
     SC_ASSERT(r->pending > 0);
-    if (msg->status < 0) r->backpressure = 1;
+    if (msg->status == -SC_AGAIN) {
+        r->backpressure = 1;
+    } else if (msg->status < 0 && !r->error) {
+        /* The first failure answers the request: the series limit (429), or storage (503). The
+         * other batches of the request may have been stored (clients retry; duplicates are
+         * tolerated by queries). */
+        r->error = msg->status;
+        sc_errf(&r->err, msg->status, "%s", b->error[0] ? b->error : sc_err_str(msg->status));
+        if (msg->status == -SC_E_LIMITED) discard(r->ic, r->tenant, SC_DISCARD_SERIES_LIMIT);
+    }
     if (--r->pending == 0) {
         finish(r);
         sc_http_conn_resume(r->conn);
@@ -720,6 +762,12 @@ static int core_start(sc_core_t *core, void *arg, sc_err_t *err)
         free(ic);
         return sc_errf(err, -ENOMEM, "ingest: cannot create an inflater");
     }
+    ic->env.deflater = sc_deflater_new(1);
+    if (!ic->env.deflater) {
+        sc_inflater_free(ic->env.inflater);
+        free(ic);
+        return sc_errf(err, -ENOMEM, "ingest: cannot create a deflater");
+    }
     ic->env.body_inflated_max = in->cfg.profile_bytes_max * 4 + SC_MiB(1);
     uint32_t ingest_cores = 0;
     for (uint32_t i = 0; i < sc_engine_cores(core->engine); i++) {
@@ -742,6 +790,8 @@ static void core_stop(sc_core_t *core, void *arg)
     if (!ic) return;
     sc_inflater_free(ic->env.inflater);
     ic->env.inflater = NULL;
+    sc_deflater_free(ic->env.deflater);
+    ic->env.deflater = NULL;
 }
 
 sc_ingest_t *sc_ingest_create(const sc_ingest_cfg_t *cfg, sc_engine_t *e, sc_segments_t *seg)

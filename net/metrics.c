@@ -228,6 +228,8 @@ static void render_ingest(const sc_app_t *app, sc_buf_t *b)
     uint32_t n = sc_engine_cores(app->engine);
     uint64_t prof = 0, ser = 0, smp = 0, bc = 0, bd = 0, bp = 0;
     uint64_t sb = 0, ss = 0, sm = 0;
+    uint64_t seals = 0, seal_fail = 0, obj_bytes = 0, acked = 0, ack_fail = 0, ack_ns = 0;
+    uint64_t ref_full = 0, ref_series = 0, open_b = 0, sealing_b = 0, active = 0;
     for (uint32_t i = 0; i < n; i++) {
         const sc_ingest_stats_t *s = sc_ingest_stats(app->ingest, i);
         if (s) {
@@ -243,6 +245,17 @@ static void render_ingest(const sc_app_t *app, sc_buf_t *b)
             sb += sc_counter_get(&g->batches);
             ss += sc_counter_get(&g->series);
             sm += sc_counter_get(&g->samples);
+            seals += sc_counter_get(&g->seals);
+            seal_fail += sc_counter_get(&g->seal_failures);
+            obj_bytes += sc_counter_get(&g->object_bytes);
+            acked += sc_counter_get(&g->acked);
+            ack_fail += sc_counter_get(&g->ack_failed);
+            ack_ns += sc_counter_get(&g->ack_ns_sum);
+            ref_full += sc_counter_get(&g->refused_full);
+            ref_series += sc_counter_get(&g->refused_series);
+            open_b += sc_counter_get(&g->open_bytes);
+            sealing_b += sc_counter_get(&g->sealing_bytes);
+            active += sc_counter_get(&g->active_series);
         }
     }
     counter(b, "scorch_ingest_profiles_total", "Profiles accepted.", prof);
@@ -259,6 +272,26 @@ static void render_ingest(const sc_app_t *app, sc_buf_t *b)
     counter(b, "scorch_segment_batches_total", "Ingest batches accepted by segment cores.", sb);
     counter(b, "scorch_segment_series_total", "Series accepted by segment cores.", ss);
     counter(b, "scorch_segment_samples_total", "Samples accepted by segment cores.", sm);
+    counter(b, "scorch_segment_refused_full_total",
+            "Batches refused because the segment core's memory limit was reached (429).", ref_full);
+    counter(b, "scorch_segment_refused_series_limit_total",
+            "Batches refused by the per-tenant series limit (429).", ref_series);
+    counter(b, "scorch_segment_seals_total", "Segments sealed, written and recorded durably.",
+            seals);
+    counter(b, "scorch_segment_seal_failures_total",
+            "Seals whose object or metadata write failed (their requests got 503).", seal_fail);
+    counter(b, "scorch_segment_object_bytes_total", "Bytes of segment objects written.", obj_bytes);
+    counter(b, "scorch_segment_acked_batches_total", "Batches acknowledged durable.", acked);
+    counter(b, "scorch_segment_ack_failed_batches_total", "Batches answered with a storage error.",
+            ack_fail);
+    gauge(b, "scorch_segment_ack_wait_seconds_sum",
+          "Sum over acknowledged batches of the time from append to durable acknowledgement.",
+          (double)ack_ns / 1e9);
+    gauge(b, "scorch_segment_open_bytes", "Bytes held by open segments.", (double)open_b);
+    gauge(b, "scorch_segment_sealing_bytes", "Bytes of sealed segments being written.",
+          (double)sealing_b);
+    gauge(b, "scorch_segment_active_series", "Series counted towards the series limits.",
+          (double)active);
 }
 
 int sc_app_metrics(sc_app_t *app, sc_buf_t *b)

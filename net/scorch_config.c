@@ -42,8 +42,28 @@ const sc_opt_t sc_config_opts[] = {
      NULL, "Open connections each ingest core accepts; more are closed at once."},
     {"storage.backend", SC_OPT_STRING, F(storage_backend), "filesystem", NOLIM, "filesystem",
      "Object storage backend."},
-    {"storage.filesystem.dir", SC_OPT_STRING, F(storage_dir), "./data", NOLIM, NULL,
-     "Directory of the filesystem object store (created if missing)."},
+    {"storage.filesystem.dir", SC_OPT_STRING, F(storage_dir), "./data/objects", NOLIM, NULL,
+     "Directory of the filesystem object store (created if missing; temporary files left by a "
+     "crash are removed at start)."},
+    {"segment.duration", SC_OPT_DURATION, F(segment_duration_ms), "100ms", 10, MS(60000), NULL,
+     "A segment core seals its open segment (writes one object and acknowledges the requests "
+     "in it) this long after the segment's first profile. Shorter: faster acknowledgements, "
+     "more objects."},
+    {"segment.max-bytes", SC_OPT_BYTES, F(segment_bytes), "32MiB", 65536, (int64_t)1 << 32, NULL,
+     "Seal sooner when the open segment holds this many bytes in memory."},
+    {"segment.memory-limit", SC_OPT_BYTES, F(segment_mem_limit), "512MiB", 1 << 20,
+     (int64_t)1 << 40, NULL,
+     "Per segment core: bytes of open and sealing segments above which new profiles are "
+     "refused with 429 and Retry-After (memory stays bounded under overload)."},
+    {"segment.max-inflight-seals", SC_OPT_INT, F(segment_seals_inflight), "4", 1, 64, NULL,
+     "Objects a segment core writes at once."},
+    {"segment.zstd-level", SC_OPT_INT, F(segment_zstd_level), "1", 1, 19, NULL,
+     "zstd level of the objects' sections."},
+    {"segment.series-idle-timeout", SC_OPT_DURATION, F(series_idle_ms), "1h", 1000,
+     (int64_t)1 << 40, NULL,
+     "A series not written for this long no longer counts towards the per-tenant series limit."},
+    {"engine.node-id", SC_OPT_STRING, F(node_id), "", NOLIM, NULL,
+     "This engine's name in block metadata and membership; empty means the host name."},
     {"engine.cores", SC_OPT_INT, F(cores), "0", 0, SC_CORES_MAX, NULL,
      "Engine cores (one pinned thread each); 0 means one per online CPU."},
     {"engine.roles", SC_OPT_STRING, F(roles), "all", NOLIM, NULL,
@@ -80,6 +100,9 @@ const sc_opt_t sc_config_opts[] = {
      (int64_t)1 << 40, NULL, "Refuse profiles stamped further in the past than this (0: never)."},
     {"validation.reject-newer-than", SC_OPT_DURATION, F(reject_newer_than_ms), "10m", 0,
      (int64_t)1 << 40, NULL, "Refuse profiles stamped further in the future than this (0: never)."},
+    {"ingester.max-global-series-per-tenant", SC_OPT_INT, F(max_series), "5000", 0, 1 << 30, NULL,
+     "Most active series per tenant across the engine's segment cores (0: unlimited); a push "
+     "that would create more is refused with 429."},
     {"log.level", SC_OPT_STRING, F(log_level), "info", NOLIM, "error|warn|info|debug",
      "Only log messages with the given severity or above."},
 };

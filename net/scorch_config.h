@@ -45,6 +45,14 @@ typedef struct sc_config {
     int64_t shards;
     int64_t rate_mb;
     int64_t burst_mb;
+    int64_t max_series;
+    int64_t segment_duration_ms;
+    int64_t segment_bytes;
+    int64_t segment_mem_limit;
+    int64_t segment_seals_inflight;
+    int64_t segment_zstd_level;
+    int64_t series_idle_ms;
+    char node_id[128];
 } sc_config_t;
 
 extern const sc_opt_t sc_config_opts[];

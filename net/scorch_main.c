@@ -7,10 +7,12 @@
 
 #include "base/log.h"
 #include "net/app.h"
+#include "net/inspect.h"
 #include "net/sc_build_info.h"
 
 int main(int argc, char **argv, char **envp)
 {
+    if (argc > 1 && strcmp(argv[1], "inspect") == 0) return sc_inspect_main(argc - 1, argv + 1);
     static sc_app_t app;
     sc_err_t err;
     sc_err_clear(&err);

@@ -332,6 +332,49 @@ static void test_corpus(void **state)
     sc_manifest_free(&m);
 }
 
+/* Round trip through sc_gzip_deflate: the output is one gzip member that inflates back to the
+ * input, for empty, small and large inputs. */
+static void test_deflate_round_trip(void **state)
+{
+    fx_t *f = *state;
+    sc_deflater_t *def = sc_deflater_new(1);
+    assert_non_null(def);
+    const size_t sizes[] = {0, 1, 100, SC_KiB(300)};
+    for (size_t i = 0; i < SC_ARRAY_LEN(sizes); i++) {
+        bytes_t t = make_text(sizes[i], (uint32_t)i + 7);
+        uint8_t *z = NULL;
+        size_t zn = 0;
+        sc_err_clear(&f->err);
+        assert_int_equal(sc_gzip_deflate(def, t.p, t.len, &f->arena, &z, &zn, &f->err), 0);
+        assert_true(sc_gzip_is(z, zn));
+        if (sizes[i] > SC_KiB(1)) assert_true(zn < t.len / 2);
+        assert_int_equal(inflate(f, z, zn, SIZE_MAX), 0);
+        assert_int_equal(f->out_len, t.len);
+        if (t.len) assert_memory_equal(f->out, t.p, t.len);
+        free(t.p);
+    }
+    sc_deflater_free(def);
+}
+
+/* A refused arena is -SC_E_NOMEM, not a crash. */
+static void test_deflate_arena_refuses(void **state)
+{
+    (void)state;
+    sc_deflater_t *def = sc_deflater_new(1);
+    assert_non_null(def);
+    sc_arena_t small;
+    sc_arena_init(&small, 256, 512);
+    bytes_t t = make_text(SC_KiB(64), 3);
+    uint8_t *z = NULL;
+    size_t zn = 0;
+    sc_err_t err;
+    sc_err_clear(&err);
+    assert_int_equal(sc_gzip_deflate(def, t.p, t.len, &small, &z, &zn, &err), -SC_E_NOMEM);
+    free(t.p);
+    sc_arena_free(&small);
+    sc_deflater_free(def);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -346,6 +389,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_trailing_garbage, setup, teardown),
         cmocka_unit_test_setup_teardown(test_not_gzip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_arena_refuses, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deflate_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deflate_arena_refuses, setup, teardown),
     };
     const struct CMUnitTest corpus_tests[] = {
         cmocka_unit_test_setup_teardown(test_corpus, setup, teardown),

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Durable-ack latency of scorch under a steady push load over loopback: scorch on its defaults
+# (all cores, -segment.duration default, filesystem store in a fresh directory on the real disk
+# under the build directory) and wrk with CONNS connections, each POSTing the gzipped Go CPU
+# profile closest to 100 KB of the shared corpus to /ingest as fast as its previous push is
+# acknowledged. Every 200 means "the object holding the profile and its metadata record are
+# fsynced", so wrk's latency percentiles are ack latencies. Also reports: objects written per
+# second (one PUT per segment core per seal) and the stored bytes against the gzipped and the
+# uncompressed pprof input (many profiles of one service over time).
+#
+# Usage: bench/ack_wrk.sh [BUILD_DIR] [PORT]
+# Env: SC_CORPUS_DIR, DURATION (10s), CONNS (16), EXTRA (more scorch flags).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${1:-build/release}
+PORT=${2:-38291}
+DURATION=${DURATION:-10s}
+CONNS=${CONNS:-16}
+CORPUS=${SC_CORPUS_DIR:-$ROOT/../shared/corpus}
+SCORCH=$BUILD/net/scorch
+LUA=$ROOT/bench/ingest_post.lua
+
+[[ -x $SCORCH ]] || { echo "ack_wrk: $SCORCH not built" >&2; exit 2; }
+[[ -f $CORPUS/MANIFEST.tsv ]] || { echo "ack_wrk: no corpus at $CORPUS" >&2; exit 2; }
+for tool in wrk curl gunzip; do
+    command -v $tool >/dev/null || { echo "ack_wrk: $tool not installed" >&2; exit 2; }
+done
+PROF=$(awk -F'\t' '$2 == "pprof" && $5 == "yes" && $3 ~ /^Go/ && $8 ~ /cpu\/nanoseconds/ {
+                       d = $6 - 102400; if (d < 0) d = -d; if (best == "" || d < bd) { best = $1; bd = d } }
+                   END { print best }' "$CORPUS/MANIFEST.tsv")
+F=$CORPUS/$PROF
+GZ=$(stat -c %s "$F")
+RAW=$(gunzip -c "$F" | wc -c)
+
+PID=
+DIR=$(mktemp -d "$(cd "$BUILD" && pwd)/ack-XXXXXX")
+cleanup() {
+    if [[ -n $PID ]]; then
+        kill "$PID" 2>/dev/null || true
+        wait "$PID" 2>/dev/null || true
+    fi
+    rm -rf "$DIR"
+}
+trap cleanup EXIT
+# shellcheck disable=SC2086
+"$SCORCH" -server.http-listen-address=127.0.0.1 -server.http-listen-port="$PORT" \
+    -storage.filesystem.dir="$DIR/objects" -validation.reject-older-than=0 \
+    -validation.reject-newer-than=0 -distributor.ingestion-rate-limit-mb=0 ${EXTRA:-} \
+    >"$DIR/log" 2>&1 &
+PID=$!
+for _ in $(seq 100); do
+    curl -sf -o /dev/null "http://127.0.0.1:$PORT/ready" && break
+    sleep 0.1
+done
+URL="http://127.0.0.1:$PORT/ingest?name=bench&format=pprof&spyName=gospy"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/octet-stream' \
+    --data-binary "@$F" "$URL")
+[[ $code == 200 ]] || { echo "ack_wrk: $PROF: HTTP $code" >&2; cat "$DIR/log" >&2; exit 1; }
+metric() { curl -sf "http://127.0.0.1:$PORT/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
+s0=$(metric scorch_segment_seals_total)
+b0=$(metric scorch_segment_object_bytes_total)
+p0=$(metric scorch_ingest_profiles_total)
+echo "== $PROF: $GZ B gzipped, $RAW B pprof; $CONNS connections for $DURATION"
+out=$(PROFILE=$F wrk -t1 -c"$CONNS" -d"$DURATION" --latency -s "$LUA" "$URL")
+sleep 0.5
+s1=$(metric scorch_segment_seals_total)
+b1=$(metric scorch_segment_object_bytes_total)
+p1=$(metric scorch_ingest_profiles_total)
+echo "$out" | sed -n '/Latency Distribution/,/99%/p'
+echo "$out" | grep -E 'Requests/sec|Non-2xx|Socket errors' || true
+awk -v s="$((s1 - s0))" -v b="$((b1 - b0))" -v p="$((p1 - p0))" -v gz="$GZ" -v raw="$RAW" \
+    -v d="${DURATION%s}" 'BEGIN {
+        printf "profiles %d, seals %d (%.1f objects/s), object bytes %d: %.0f B per profile = %.3f x gzip, %.3f x pprof\n",
+            p, s, s / d, b, b / p, b / p / gz, b / p / raw
+    }'
+echo "$out" | grep -q 'Non-2xx' && { echo "ack_wrk: FAIL: non-2xx answers" >&2; exit 1; }
+exit 0
