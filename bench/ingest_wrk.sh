@@ -11,7 +11,8 @@
 #   BUILD_DIR  default build/release (holds net/scorch)
 #   PORT       default 38290
 # Env: SC_CORPUS_DIR (default ../shared/corpus from the repo root), ROUNDS (3), DURATION (5s),
-#      CONNS (8).
+#      CONNS (256: every answer waits for its durable seal, ~100 ms, so the
+#      parse path needs many requests in flight to stay busy).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -19,7 +20,7 @@ BUILD=${1:-build/release}
 PORT=${2:-38290}
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-5s}
-CONNS=${CONNS:-8}
+CONNS=${CONNS:-256}
 CORPUS=${SC_CORPUS_DIR:-$ROOT/../shared/corpus}
 SCORCH=$BUILD/net/scorch
 LUA=$ROOT/bench/ingest_post.lua

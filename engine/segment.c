@@ -835,6 +835,8 @@ static void core_stop(sc_core_t *core, void *arg)
         SC_LOG_WARN("event=exit_with_seals_in_flight core=%u seals=%u", (unsigned)core->id,
                     c->seals_inflight);
     }
+    sc_timer_cancel(&core->timers, &c->seal_timer);
+    sc_timer_cancel(&core->timers, &c->sweep_timer);
     for (uint32_t i = 0; i < c->tab_cap; i++) {
         for (open_ds_t *o = c->tab[i]; o;) {
             open_ds_t *next = o->next;

@@ -95,11 +95,8 @@ void sc_connect_fail(sc_connect_call_t *call, int rc, const char *msg, const cha
     sc_buf_free(&b);
 }
 
-/* True when the request's Accept-Encoding lists gzip (with a q-value other than 0). */
-static int accepts_gzip(sc_http_req_t *req)
+int sc_connect_accepts_gzip(const char *v, size_t n)
 {
-    size_t n = 0;
-    const char *v = sc_http_header(req, "accept-encoding", &n);
     while (v && n > 0) {
         while (n > 0 && (*v == ' ' || *v == ',')) {
             v++;
@@ -111,7 +108,7 @@ static int accepts_gzip(sc_http_req_t *req)
         size_t name = 0;
         while (name < tok && v[name] != ';' && v[name] != ' ')
             name++;
-        if (name == 4 && strncasecmp(v, "gzip", 4) == 0) {
+        if ((name == 4 && strncasecmp(v, "gzip", 4) == 0) || (name == 1 && v[0] == '*')) {
             /* "gzip;q=0" refuses it; any other q accepts. */
             const char *q = memchr(v, '=', tok);
             if (!q) return 1;
@@ -128,6 +125,13 @@ static int accepts_gzip(sc_http_req_t *req)
         n -= tok;
     }
     return 0;
+}
+
+static int accepts_gzip(sc_http_req_t *req)
+{
+    size_t n = 0;
+    const char *v = sc_http_header(req, "accept-encoding", &n);
+    return sc_connect_accepts_gzip(v, v ? n : 0);
 }
 
 /* Send a successful body, gzipped when the client accepts it and it is worth it. */

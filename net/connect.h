@@ -62,6 +62,10 @@ void sc_connect_reply(sc_connect_call_t *call, const ProtobufCMessage *out);
  * unauthenticated, unavailable, ...), msg the message. extra_headers may be NULL. */
 void sc_connect_fail(sc_connect_call_t *call, int rc, const char *msg, const char *extra_headers);
 
+/* Whether an Accept-Encoding value (v, n bytes; may be NULL) accepts gzip: listed as "gzip" or
+ * "*" with no q-value or a non-zero one. */
+int sc_connect_accepts_gzip(const char *v, size_t n);
+
 /* The Connect code name and its HTTP status for an error return value. */
 const char *sc_connect_code(int rc);
 int sc_connect_status(const char *code);

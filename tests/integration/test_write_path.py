@@ -63,6 +63,18 @@ class Server:
         except urllib.error.HTTPError as e:
             return e.code, e.read()
 
+    def post_h(self, path, body, headers):
+        req = urllib.request.Request(self.url(path), data=body, headers=headers, method="POST")
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return r.status, r.read(), dict(r.headers)
+        except urllib.error.HTTPError as e:
+            return e.code, e.read(), dict(e.headers)
+
+    def metrics(self):
+        with urllib.request.urlopen(self.url("/metrics"), timeout=10) as r:
+            return r.read().decode()
+
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
         try:
@@ -221,6 +233,24 @@ def main():
         lost = acked_ids - stored
         check(not lost, f"{len(lost)} acknowledged pushes lost: {sorted(lost)[:10]}")
         check(srv.stop() == 0, "graceful stop after restart failed")
+
+        # ---- 3. the per-tenant series limit over HTTP ----------------------------------------
+        srv = Server(a.scorch, os.path.join(work, "limit"),
+                     ["-ingester.max-global-series-per-tenant=3"])
+        codes = []
+        for i in range(5):
+            st, body, hdrs = srv.post_h(f"/ingest?name=app.cpu{{pod=p{i}}}", b"main;work 10", {})
+            codes.append(st)
+            if st == 429:
+                check("max series per tenant exceeded" in body.decode() and
+                      "resource_exhausted" in body.decode(), f"series limit answer: {body!r}")
+                check("Retry-After" in hdrs, f"series limit without Retry-After: {hdrs}")
+        check(codes == [200, 200, 200, 429, 429], f"series limit: statuses {codes}")
+        st, _, _ = srv.post_h("/ingest?name=app.cpu{pod=p1}", b"main;other 5", {})
+        check(st == 200, f"an existing series is still accepted over the limit: {st}")
+        check('scorch_discarded_profiles_total{reason="series_limit",tenant="anonymous"} 2'
+              in srv.metrics(), "series_limit discards not counted")
+        check(srv.stop() == 0, "graceful stop (series limit server) failed")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if failures:
