@@ -11,7 +11,7 @@
 #   BUILD_DIR  default build/release (holds net/scorch)
 #   PORT       default 38290
 # Env: SC_CORPUS_DIR (default ../shared/corpus from the repo root), ROUNDS (3), DURATION (5s),
-#      CONNS (256: every answer waits for its durable seal, ~100 ms, so the
+#      CONNS (256: every answer waits for its durable seal, ~50 ms, so the
 #      parse path needs many requests in flight to stay busy).
 set -euo pipefail
 

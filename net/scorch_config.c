@@ -45,7 +45,7 @@ const sc_opt_t sc_config_opts[] = {
     {"storage.filesystem.dir", SC_OPT_STRING, F(storage_dir), "./data/objects", NOLIM, NULL,
      "Directory of the filesystem object store (created if missing; temporary files left by a "
      "crash are removed at start)."},
-    {"segment.duration", SC_OPT_DURATION, F(segment_duration_ms), "100ms", 10, MS(60000), NULL,
+    {"segment.duration", SC_OPT_DURATION, F(segment_duration_ms), "50ms", 10, MS(60000), NULL,
      "A segment core seals its open segment (writes one object and acknowledges the requests "
      "in it) this long after the segment's first profile. Shorter: faster acknowledgements, "
      "more objects."},
