@@ -111,7 +111,8 @@ void sc_block_encoder_free(sc_block_encoder_t *e);
  * arena a and its strings point into the datasets (keep them until meta is no longer used).
  * Returns 0, or -SC_E_INVALID (ulid malformed), -SC_E_TOO_LARGE (a section over
  * SC_BLOCK_SECTION_RAW_MAX, or the footer over SC_BLOCK_FOOTER_MAX), -SC_E_NOMEM, or
- * -SC_E_INTERNAL (zstd refused); err says which. Nothing is allocated on failure. */
+ * -SC_E_INTERNAL (zstd refused); err says which. On failure *out is NULL and meta zeroed (the
+ * arena may hold partial arrays until its reset). */
 SC_MUST_USE int sc_block_encoder_run(sc_block_encoder_t *e, sc_dataset_t *const *ds, uint32_t n,
                                      const char *ulid, int zstd_level, uint8_t **out,
                                      size_t *out_len, sc_block_meta_t *meta, sc_arena_t *a,

@@ -48,11 +48,9 @@ static void tab_put(ds_tab_t *t, uint64_t h, uint32_t id)
     t->n++;
 }
 
-/* Room for one more entry at load <= 1/2. Call before probing: a resize moves every slot. */
-static int tab_reserve(sc_dataset_t *d, ds_tab_t *t)
+static int tab_grow(sc_dataset_t *d, ds_tab_t *t)
 {
     uint64_t want = ((uint64_t)t->n + 1) * 2;
-    if (want <= t->cap) return 0;
     uint64_t cap = t->cap ? (uint64_t)t->cap * 2 : 64;
     while (cap < want)
         cap *= 2;
@@ -71,6 +69,13 @@ static int tab_reserve(sc_dataset_t *d, ds_tab_t *t)
     return 0;
 }
 
+/* Room for one more entry at load <= 1/2. Call before probing: a resize moves every slot. */
+static inline int tab_reserve(sc_dataset_t *d, ds_tab_t *t)
+{
+    if (SC_LIKELY(((uint64_t)t->n + 1) * 2 <= t->cap)) return 0;
+    return tab_grow(d, t);
+}
+
 static void tab_clear(ds_tab_t *t)
 {
     if (t->cap) memset(t->s, 0xff, (size_t)t->cap * sizeof(*t->s));
@@ -84,12 +89,11 @@ static uint64_t str_hash(const char *p, uint32_t len)
     return sc_hash64(p, len);
 }
 
-/* The id of s in t, added when new. 0 or an error. */
-static int strs_intern(sc_dataset_t *d, ds_strs_t *t, sc_str_t s, uint32_t *out)
+/* The id of s (whose hash is h) in t, added when new. 0 or an error. */
+static int strs_intern_h(sc_dataset_t *d, ds_strs_t *t, sc_str_t s, uint64_t h, uint32_t *out)
 {
     int rc;
     if ((rc = tab_reserve(d, &t->tab)) < 0) return rc;
-    uint64_t h = str_hash(s.p, s.len);
     uint32_t mask = t->tab.cap - 1, j = (uint32_t)h & mask;
     for (;; j = (j + 1) & mask) {
         const ds_slot_t *sl = &t->tab.s[j];
@@ -121,6 +125,11 @@ static int strs_intern(sc_dataset_t *d, ds_strs_t *t, sc_str_t s, uint32_t *out)
     tab_put(&t->tab, h, id);
     *out = id;
     return 0;
+}
+
+static int strs_intern(sc_dataset_t *d, ds_strs_t *t, sc_str_t s, uint32_t *out)
+{
+    return strs_intern_h(d, t, s, str_hash(s.p, s.len), out);
 }
 
 static void strs_rollback(ds_strs_t *t, uint32_t n)
@@ -192,7 +201,9 @@ void sc_dataset_free(sc_dataset_t *d)
                       d->stk_hi,    d->stk_node, d->stk_tab.s, d->series,     d->series_tab.s,
                       d->lpool,     d->ptypes,   d->runs,      d->r_stack,    d->r_value,
                       d->r_span,    d->x_str,    d->x_fn,      d->x_map,      d->x_loc,
-                      d->x_node,    d->x_span,   d->x_sid,     d->x_stack,    d->x_lines};
+                      d->x_node,    d->x_span,   d->x_sid,     d->x_stack,    d->x_lines,
+                      d->x_sis,     d->x_fis,    d->x_mis,     d->x_lis,      d->x_msamp,
+                      d->x_hash,    d->x_fkey,   d->x_lkey};
     for (size_t i = 0; i < SC_ARRAY_LEN(arrays); i++)
         free(arrays[i]);
     free(d);
@@ -225,6 +236,14 @@ uint32_t sc_dataset_series(const sc_dataset_t *d)
 
 /* ---- symbols -------------------------------------------------------------------------------- */
 
+/* Resolution works in passes over the profile symbols the appended series use (strings, then
+ * functions and mappings, then locations, then stacks): each pass hashes its keys first, then
+ * probes with the table slot of the key PF_SLOT ahead and the entry of the key PF_ENTRY ahead
+ * prefetched, so the cache misses of big datasets overlap instead of adding up. */
+#define PENDING  (NONE - 1)
+#define PF_SLOT  16
+#define PF_ENTRY 8
+
 /* Everything one append resolves against. */
 typedef struct {
     sc_dataset_t *d;
@@ -232,20 +251,144 @@ typedef struct {
     const sc_profile_t *p;
 } ctx_t;
 
-static int x_str(ctx_t *c, int64_t i, uint32_t *out)
+static inline void pf_slot(const ds_tab_t *t, uint64_t h)
 {
-    if (i <= 0 || (uint64_t)i >= c->p->n_strings) {
-        *out = 0; /* "" (normalisation range-checked every index it kept) */
-        return 0;
+    if (t->cap) __builtin_prefetch(&t->s[(uint32_t)h & (t->cap - 1)]);
+}
+
+/* The id in the first slot for h (a prefetch hint only: may be a different key). */
+static inline uint32_t peek(const ds_tab_t *t, uint64_t h)
+{
+    return t->cap ? t->s[(uint32_t)h & (t->cap - 1)].id : NONE;
+}
+
+/* The dataset string id of profile string i, once resolved; "" for 0 or an index out of range
+ * (normalisation range-checked every index of what it kept). */
+static inline uint32_t str_of(const ctx_t *c, int64_t i)
+{
+    if (i <= 0 || (uint64_t)i >= c->p->n_strings) return 0;
+    return c->d->x_str[i];
+}
+
+static void use_str(ctx_t *c, int64_t i)
+{
+    sc_dataset_t *d = c->d;
+    if (i <= 0 || (uint64_t)i >= c->p->n_strings || d->x_str[i] != NONE) return;
+    d->x_str[i] = PENDING;
+    d->x_sis[d->n_sis++] = (uint32_t)i;
+}
+
+static void use_fn(ctx_t *c, uint32_t fi)
+{
+    sc_dataset_t *d = c->d;
+    SC_ASSERT(fi < c->p->n_functions);
+    if (d->x_fn[fi] != NONE) return;
+    d->x_fn[fi] = PENDING;
+    d->x_fis[d->n_fis++] = fi;
+    const sc_pfunction_t *f = &c->p->functions[fi];
+    use_str(c, f->name);
+    use_str(c, f->system_name);
+    use_str(c, f->filename);
+}
+
+static void use_loc(ctx_t *c, uint32_t li)
+{
+    sc_dataset_t *d = c->d;
+    d->x_loc[li] = PENDING;
+    d->x_lis[d->n_lis++] = li;
+    const sc_plocation_t *l = &c->p->locations[li];
+    uint32_t mi = c->norm->loc_mapping[li];
+    if (mi != NONE && d->x_map[mi] == NONE) {
+        SC_ASSERT(mi < c->p->n_mappings);
+        d->x_map[mi] = PENDING;
+        d->x_mis[d->n_mis++] = mi;
+        use_str(c, c->p->mappings[mi].filename);
+        use_str(c, c->p->mappings[mi].build_id);
     }
-    uint32_t *slot = &c->d->x_str[i];
-    if (*slot != NONE) {
-        *out = *slot;
-        return 0;
+    for (uint32_t k = 0; k < l->line_count; k++)
+        use_fn(c, c->norm->line_fn[l->line_off + k]);
+}
+
+static void use_sample(ctx_t *c, uint32_t m)
+{
+    sc_dataset_t *d = c->d;
+    d->x_node[m] = PENDING;
+    d->x_msamp[d->n_msamp++] = m;
+    const sc_norm_sample_t *s = &c->norm->samples[m];
+    const uint32_t *st = &c->norm->stacks[s->stack_off];
+    uint32_t *x_loc = d->x_loc, n_locs = c->p->n_locations;
+    for (uint32_t k = 0; k < s->stack_len; k++) {
+        uint32_t li = st[k];
+        SC_ASSERT(li < n_locs);
+        if (x_loc[li] == NONE) use_loc(c, li);
     }
-    int rc = strs_intern(c->d, &c->d->sym, c->p->strings[i], out);
-    if (rc == 0) *slot = *out;
-    return rc;
+}
+
+/* When every series is appended, every merged sample is used (each has a non-zero value in
+ * some series). Normalisation lays their stacks out back to back in sample order; when they are
+ * (checked: one pass over the samples), one tight pass over all frames finds the locations.
+ * Returns 0 (nothing done) when the layout differs. */
+static int collect_all(ctx_t *c)
+{
+    sc_dataset_t *d = c->d;
+    const sc_norm_t *norm = c->norm;
+    uint64_t end = 0;
+    for (uint32_t m = 0; m < norm->n_samples; m++) {
+        if (norm->samples[m].stack_off != end) return 0;
+        end += norm->samples[m].stack_len;
+    }
+    for (uint32_t m = 0; m < norm->n_samples; m++) {
+        d->x_node[m] = PENDING;
+        d->x_msamp[m] = m;
+    }
+    d->n_msamp = norm->n_samples;
+    const uint32_t *st = norm->stacks, *x_loc = d->x_loc;
+    uint32_t n_locs = c->p->n_locations;
+    for (uint64_t i = 0; i < end; i++) {
+        uint32_t li = st[i];
+        SC_ASSERT(li < n_locs);
+        if (SC_UNLIKELY(x_loc[li] == NONE)) use_loc(c, li);
+    }
+    return 1;
+}
+
+/* Which samples, locations, functions, mappings and strings the appended series use. */
+static void collect(ctx_t *c, const uint32_t *idx, uint32_t n)
+{
+    sc_dataset_t *d = c->d;
+    const sc_norm_t *norm = c->norm;
+    d->n_sis = d->n_fis = d->n_mis = d->n_lis = d->n_msamp = 0;
+    if (n == norm->n_series && collect_all(c)) return;
+    for (uint32_t i = 0; i < n; i++) {
+        const sc_norm_series_t *s = &norm->series[idx[i]];
+        for (uint32_t k = 0; k < s->n_samples; k++) {
+            uint32_t m = s->samples[k];
+            SC_ASSERT(m < norm->n_samples);
+            if (d->x_node[m] == NONE) use_sample(c, m);
+        }
+    }
+}
+
+static int resolve_strings(ctx_t *c)
+{
+    sc_dataset_t *d = c->d;
+    const sc_str_t *ps = c->p->strings;
+    uint32_t n = d->n_sis;
+    for (uint32_t k = 0; k < n; k++) {
+        sc_str_t s = ps[d->x_sis[k]];
+        d->x_hash[k] = str_hash(s.p, s.len);
+    }
+    for (uint32_t k = 0; k < n; k++) {
+        if (k + PF_SLOT < n) pf_slot(&d->sym.tab, d->x_hash[k + PF_SLOT]);
+        if (k + PF_ENTRY < n) {
+            uint32_t id = peek(&d->sym.tab, d->x_hash[k + PF_ENTRY]);
+            if (id < d->sym.n) __builtin_prefetch(d->sym.bytes + d->sym.off[id]);
+        }
+        uint32_t i = d->x_sis[k];
+        int rc = strs_intern_h(d, &d->sym, ps[i], d->x_hash[k], &d->x_str[i]);
+        if (rc < 0) return rc;
+    }
+    return 0;
 }
 
 static uint64_t fn_hash(const ds_fn_t *f)
@@ -253,37 +396,49 @@ static uint64_t fn_hash(const ds_fn_t *f)
     return sc_hash64(f, sizeof(*f));
 }
 
-static int x_fn(ctx_t *c, uint32_t fi, uint32_t *out)
+static int fn_intern(sc_dataset_t *d, const ds_fn_t *f, uint64_t h, uint32_t *out)
 {
-    sc_dataset_t *d = c->d;
-    SC_ASSERT(fi < c->p->n_functions);
-    if (d->x_fn[fi] != NONE) {
-        *out = d->x_fn[fi];
-        return 0;
-    }
-    const sc_pfunction_t *pf = &c->p->functions[fi];
-    ds_fn_t f = {.start_line = pf->start_line};
     int rc;
-    if ((rc = x_str(c, pf->name, &f.name)) < 0 ||
-        (rc = x_str(c, pf->system_name, &f.system_name)) < 0 ||
-        (rc = x_str(c, pf->filename, &f.filename)) < 0 || (rc = tab_reserve(d, &d->fn_tab)) < 0) {
-        return rc;
-    }
-    uint64_t h = fn_hash(&f);
+    if ((rc = tab_reserve(d, &d->fn_tab)) < 0) return rc;
     uint32_t mask = d->fn_tab.cap - 1, j = (uint32_t)h & mask;
     for (;; j = (j + 1) & mask) {
         const ds_slot_t *sl = &d->fn_tab.s[j];
         if (sl->id == NONE) break;
-        if (sl->h == h && memcmp(&d->fns[sl->id], &f, sizeof(f)) == 0) {
-            *out = d->x_fn[fi] = sl->id;
+        if (sl->h == h && memcmp(&d->fns[sl->id], f, sizeof(*f)) == 0) {
+            *out = sl->id;
             return 0;
         }
     }
     if ((rc = GROW(d, d->fns, d->fns_cap, (uint64_t)d->n_fns + 1)) < 0) return rc;
     uint32_t id = d->n_fns++;
-    d->fns[id] = f;
+    d->fns[id] = *f;
     tab_put(&d->fn_tab, h, id);
-    *out = d->x_fn[fi] = id;
+    *out = id;
+    return 0;
+}
+
+static int resolve_functions(ctx_t *c)
+{
+    sc_dataset_t *d = c->d;
+    uint32_t n = d->n_fis;
+    for (uint32_t k = 0; k < n; k++) {
+        const sc_pfunction_t *pf = &c->p->functions[d->x_fis[k]];
+        ds_fn_t *f = &d->x_fkey[k];
+        *f = (ds_fn_t){.name = str_of(c, pf->name),
+                       .system_name = str_of(c, pf->system_name),
+                       .filename = str_of(c, pf->filename),
+                       .start_line = pf->start_line};
+        d->x_hash[k] = fn_hash(f);
+    }
+    for (uint32_t k = 0; k < n; k++) {
+        if (k + PF_SLOT < n) pf_slot(&d->fn_tab, d->x_hash[k + PF_SLOT]);
+        if (k + PF_ENTRY < n) {
+            uint32_t id = peek(&d->fn_tab, d->x_hash[k + PF_ENTRY]);
+            if (id < d->n_fns) __builtin_prefetch(&d->fns[id]);
+        }
+        int rc = fn_intern(d, &d->x_fkey[k], d->x_hash[k], &d->x_fn[d->x_fis[k]]);
+        if (rc < 0) return rc;
+    }
     return 0;
 }
 
@@ -292,42 +447,46 @@ static uint64_t map_hash(const ds_map_t *m)
     return sc_hash64(m, sizeof(*m));
 }
 
-static int x_map(ctx_t *c, uint32_t mi, uint32_t *out)
+static int map_intern(sc_dataset_t *d, const ds_map_t *m, uint32_t *out)
 {
-    sc_dataset_t *d = c->d;
-    SC_ASSERT(mi < c->p->n_mappings);
-    if (d->x_map[mi] != NONE) {
-        *out = d->x_map[mi];
-        return 0;
-    }
-    const sc_pmapping_t *pm = &c->p->mappings[mi];
-    ds_map_t m = {.memory_start = pm->memory_start,
-                  .memory_limit = pm->memory_limit,
-                  .file_offset = pm->file_offset,
-                  .flags = (pm->has_functions ? SC_DS_MAP_HAS_FUNCTIONS : 0u) |
-                           (pm->has_filenames ? SC_DS_MAP_HAS_FILENAMES : 0u) |
-                           (pm->has_line_numbers ? SC_DS_MAP_HAS_LINE_NUMBERS : 0u) |
-                           (pm->has_inline_frames ? SC_DS_MAP_HAS_INLINE_FRAMES : 0u)};
     int rc;
-    if ((rc = x_str(c, pm->filename, &m.filename)) < 0 ||
-        (rc = x_str(c, pm->build_id, &m.build_id)) < 0 || (rc = tab_reserve(d, &d->map_tab)) < 0) {
-        return rc;
-    }
-    uint64_t h = map_hash(&m);
+    if ((rc = tab_reserve(d, &d->map_tab)) < 0) return rc;
+    uint64_t h = map_hash(m);
     uint32_t mask = d->map_tab.cap - 1, j = (uint32_t)h & mask;
     for (;; j = (j + 1) & mask) {
         const ds_slot_t *sl = &d->map_tab.s[j];
         if (sl->id == NONE) break;
-        if (sl->h == h && memcmp(&d->maps[sl->id], &m, sizeof(m)) == 0) {
-            *out = d->x_map[mi] = sl->id;
+        if (sl->h == h && memcmp(&d->maps[sl->id], m, sizeof(*m)) == 0) {
+            *out = sl->id;
             return 0;
         }
     }
     if ((rc = GROW(d, d->maps, d->maps_cap, (uint64_t)d->n_maps + 1)) < 0) return rc;
     uint32_t id = d->n_maps++;
-    d->maps[id] = m;
+    d->maps[id] = *m;
     tab_put(&d->map_tab, h, id);
-    *out = d->x_map[mi] = id;
+    *out = id;
+    return 0;
+}
+
+/* Mappings are few (one per binary or library): no batching. */
+static int resolve_mappings(ctx_t *c)
+{
+    sc_dataset_t *d = c->d;
+    for (uint32_t k = 0; k < d->n_mis; k++) {
+        const sc_pmapping_t *pm = &c->p->mappings[d->x_mis[k]];
+        ds_map_t m = {.memory_start = pm->memory_start,
+                      .memory_limit = pm->memory_limit,
+                      .file_offset = pm->file_offset,
+                      .filename = str_of(c, pm->filename),
+                      .build_id = str_of(c, pm->build_id),
+                      .flags = (pm->has_functions ? SC_DS_MAP_HAS_FUNCTIONS : 0u) |
+                               (pm->has_filenames ? SC_DS_MAP_HAS_FILENAMES : 0u) |
+                               (pm->has_line_numbers ? SC_DS_MAP_HAS_LINE_NUMBERS : 0u) |
+                               (pm->has_inline_frames ? SC_DS_MAP_HAS_INLINE_FRAMES : 0u)};
+        int rc = map_intern(d, &m, &d->x_map[d->x_mis[k]]);
+        if (rc < 0) return rc;
+    }
     return 0;
 }
 
@@ -338,57 +497,73 @@ static uint64_t loc_hash(const ds_loc_t *l, const ds_line_t *lines)
     return l->line_count ? sc_hash_mix(h, sc_hash64(lines, sizeof(*lines) * l->line_count)) : h;
 }
 
-static int loc_same(const sc_dataset_t *d, const ds_loc_t *a, const ds_loc_t *b,
-                    const ds_line_t *b_lines)
+/* Location l with its lines at lines (not yet in d->lines). */
+static int loc_intern(sc_dataset_t *d, const ds_loc_t *l, const ds_line_t *lines, uint64_t h,
+                      uint32_t *out)
 {
-    return a->address == b->address && a->mapping == b->mapping && a->folded == b->folded &&
-           a->line_count == b->line_count &&
-           (a->line_count == 0 ||
-            memcmp(&d->lines[a->line_off], b_lines, sizeof(*b_lines) * a->line_count) == 0);
-}
-
-static int x_loc(ctx_t *c, uint32_t li, uint32_t *out)
-{
-    sc_dataset_t *d = c->d;
-    const sc_plocation_t *pl = &c->p->locations[li];
-    ds_loc_t l = {
-        .address = pl->address, .folded = pl->is_folded ? 1u : 0u, .line_count = pl->line_count};
     int rc;
-    uint32_t mi = c->norm->loc_mapping[li];
-    if (mi != NONE) {
-        if ((rc = x_map(c, mi, &l.mapping)) < 0) return rc;
-        l.mapping++;
-    }
-    if ((rc = GROW(d, d->x_lines, d->x_lines_cap, pl->line_count)) < 0) return rc;
-    for (uint32_t k = 0; k < pl->line_count; k++) {
-        uint32_t fi = c->norm->line_fn[pl->line_off + k];
-        ds_line_t *ln = &d->x_lines[k];
-        *ln = (ds_line_t){.line = c->p->lines[pl->line_off + k].line};
-        if ((rc = x_fn(c, fi, &ln->fn)) < 0) return rc;
-    }
     if ((rc = tab_reserve(d, &d->loc_tab)) < 0) return rc;
-    uint64_t h = loc_hash(&l, d->x_lines);
     uint32_t mask = d->loc_tab.cap - 1, j = (uint32_t)h & mask;
     for (;; j = (j + 1) & mask) {
         const ds_slot_t *sl = &d->loc_tab.s[j];
         if (sl->id == NONE) break;
-        if (sl->h == h && loc_same(d, &d->locs[sl->id], &l, d->x_lines)) {
-            *out = d->x_loc[li] = sl->id;
+        const ds_loc_t *a = &d->locs[sl->id];
+        if (sl->h == h && a->address == l->address && a->mapping == l->mapping &&
+            a->folded == l->folded && a->line_count == l->line_count &&
+            (l->line_count == 0 ||
+             memcmp(&d->lines[a->line_off], lines, sizeof(*lines) * l->line_count) == 0)) {
+            *out = sl->id;
             return 0;
         }
     }
-    if ((uint64_t)d->n_lines + l.line_count > SC_DS_COUNT_MAX) return -SC_E_TOO_LARGE;
-    if ((rc = GROW(d, d->lines, d->lines_cap, (uint64_t)d->n_lines + l.line_count)) < 0 ||
+    if ((uint64_t)d->n_lines + l->line_count > SC_DS_COUNT_MAX) return -SC_E_TOO_LARGE;
+    if ((rc = GROW(d, d->lines, d->lines_cap, (uint64_t)d->n_lines + l->line_count)) < 0 ||
         (rc = GROW(d, d->locs, d->locs_cap, (uint64_t)d->n_locs + 1)) < 0) {
         return rc;
     }
-    l.line_off = d->n_lines;
-    if (l.line_count) memcpy(&d->lines[d->n_lines], d->x_lines, sizeof(ds_line_t) * l.line_count);
-    d->n_lines += l.line_count;
+    ds_loc_t x = *l;
+    x.line_off = d->n_lines;
+    if (l->line_count) memcpy(&d->lines[d->n_lines], lines, sizeof(*lines) * l->line_count);
+    d->n_lines += l->line_count;
     uint32_t id = d->n_locs++;
-    d->locs[id] = l;
+    d->locs[id] = x;
     tab_put(&d->loc_tab, h, id);
-    *out = d->x_loc[li] = id;
+    *out = id;
+    return 0;
+}
+
+static int resolve_locations(ctx_t *c)
+{
+    sc_dataset_t *d = c->d;
+    const sc_profile_t *p = c->p;
+    uint32_t n = d->n_lis, at = 0;
+    for (uint32_t k = 0; k < n; k++) {
+        uint32_t li = d->x_lis[k];
+        const sc_plocation_t *pl = &p->locations[li];
+        uint32_t mi = c->norm->loc_mapping[li];
+        ds_loc_t *l = &d->x_lkey[k];
+        *l = (ds_loc_t){.address = pl->address,
+                        .mapping = mi == NONE ? 0 : d->x_map[mi] + 1,
+                        .folded = pl->is_folded ? 1u : 0u,
+                        .line_off = at,
+                        .line_count = pl->line_count};
+        for (uint32_t j = 0; j < pl->line_count; j++) {
+            d->x_lines[at + j] = (ds_line_t){.fn = d->x_fn[c->norm->line_fn[pl->line_off + j]],
+                                             .line = p->lines[pl->line_off + j].line};
+        }
+        d->x_hash[k] = loc_hash(l, &d->x_lines[at]);
+        at += pl->line_count;
+    }
+    for (uint32_t k = 0; k < n; k++) {
+        if (k + PF_SLOT < n) pf_slot(&d->loc_tab, d->x_hash[k + PF_SLOT]);
+        if (k + PF_ENTRY < n) {
+            uint32_t id = peek(&d->loc_tab, d->x_hash[k + PF_ENTRY]);
+            if (id < d->n_locs) __builtin_prefetch(&d->locs[id]);
+        }
+        const ds_loc_t *l = &d->x_lkey[k];
+        int rc = loc_intern(d, l, &d->x_lines[l->line_off], d->x_hash[k], &d->x_loc[d->x_lis[k]]);
+        if (rc < 0) return rc;
+    }
     return 0;
 }
 
@@ -423,8 +598,9 @@ static int node_child(sc_dataset_t *d, uint32_t parent, uint32_t loc, uint32_t *
     return 0;
 }
 
-/* The leaf node of the translated stack st[0..n) (leaf first). */
-static int stack_node(sc_dataset_t *d, const uint32_t *st, uint32_t n, uint32_t *out)
+/* The leaf node of the translated stack st[0..n) (leaf first) whose hash is h. */
+static int stack_node(sc_dataset_t *d, const uint32_t *st, uint32_t n, XXH128_hash_t h,
+                      uint32_t *out)
 {
     if (n == 0) {
         *out = 0;
@@ -432,7 +608,6 @@ static int stack_node(sc_dataset_t *d, const uint32_t *st, uint32_t n, uint32_t 
     }
     int rc;
     if ((rc = tab_reserve(d, &d->stk_tab)) < 0) return rc;
-    XXH128_hash_t h = XXH3_128bits(st, sizeof(*st) * n);
     uint32_t mask = d->stk_tab.cap - 1, j = (uint32_t)h.low64 & mask;
     for (;; j = (j + 1) & mask) {
         const ds_slot_t *sl = &d->stk_tab.s[j];
@@ -483,25 +658,48 @@ static uint64_t parse_span(sc_str_t s)
     return v;
 }
 
-/* Resolve normalised sample m: its stack's leaf node and its span id. *spans set when it has
- * one. */
-static int resolve_sample(ctx_t *c, uint32_t m, int *spans)
+#define STACK_BATCH 32
+
+/* The leaf node and span id of every used sample, STACK_BATCH samples at a time: translate and
+ * hash the batch's stacks, prefetching their table slots, then look them up. *spans set when a
+ * sample has a span id. */
+static int resolve_stacks(ctx_t *c, int *spans)
 {
     sc_dataset_t *d = c->d;
-    const sc_norm_sample_t *s = &c->norm->samples[m];
-    const uint32_t *st = &c->norm->stacks[s->stack_off];
-    int rc;
-    if ((rc = GROW(d, d->x_stack, d->x_stack_cap, s->stack_len)) < 0) return rc;
-    for (uint32_t k = 0; k < s->stack_len; k++) {
-        uint32_t li = st[k];
-        SC_ASSERT(li < c->p->n_locations);
-        uint32_t id = d->x_loc[li];
-        if (id == NONE && (rc = x_loc(c, li, &id)) < 0) return rc;
-        d->x_stack[k] = id;
+    const sc_norm_t *norm = c->norm;
+    XXH128_hash_t h[STACK_BATCH];
+    uint32_t off[STACK_BATCH + 1];
+    for (uint32_t b = 0; b < d->n_msamp; b += STACK_BATCH) {
+        uint32_t n = d->n_msamp - b < STACK_BATCH ? d->n_msamp - b : STACK_BATCH;
+        uint64_t frames = 0;
+        for (uint32_t k = 0; k < n; k++)
+            frames += norm->samples[d->x_msamp[b + k]].stack_len;
+        int rc;
+        if ((rc = GROW(d, d->x_stack, d->x_stack_cap, frames)) < 0) return rc;
+        const uint32_t *x_loc = d->x_loc;
+        uint32_t *out = d->x_stack;
+        off[0] = 0;
+        for (uint32_t k = 0; k < n; k++) {
+            const sc_norm_sample_t *s = &norm->samples[d->x_msamp[b + k]];
+            const uint32_t *st = &norm->stacks[s->stack_off];
+            for (uint32_t f = 0; f < s->stack_len; f++) {
+                out[f] = x_loc[st[f]];
+                SC_DASSERT(out[f] < d->n_locs);
+            }
+            h[k] = XXH3_128bits(out, sizeof(*out) * s->stack_len);
+            if (s->stack_len) pf_slot(&d->stk_tab, h[k].low64);
+            out += s->stack_len;
+            off[k + 1] = off[k] + s->stack_len;
+        }
+        for (uint32_t k = 0; k < n; k++) {
+            uint32_t m = d->x_msamp[b + k];
+            rc = stack_node(d, &d->x_stack[off[k]], off[k + 1] - off[k], h[k], &d->x_node[m]);
+            if (rc < 0) return rc;
+            int64_t si = norm->samples[m].span_id;
+            d->x_span[m] = si ? parse_span(sc_profile_str(c->p, si)) : 0;
+            if (d->x_span[m]) *spans = 1;
+        }
     }
-    if ((rc = stack_node(d, d->x_stack, s->stack_len, &d->x_node[m])) < 0) return rc;
-    d->x_span[m] = s->span_id ? parse_span(sc_profile_str(c->p, s->span_id)) : 0;
-    if (d->x_span[m]) *spans = 1;
     return 0;
 }
 
@@ -626,6 +824,8 @@ static int reserve(sc_dataset_t *d, const sc_norm_t *norm, uint32_t n, uint64_t 
 {
     const sc_profile_t *p = norm->p;
     uint64_t r = (uint64_t)d->n_rows + rows;
+    uint64_t hashes = p->n_strings > p->n_functions ? p->n_strings : p->n_functions;
+    if (p->n_locations > hashes) hashes = p->n_locations;
     int rc;
     if ((rc = GROW(d, d->r_stack, d->r_stack_cap, r)) < 0 ||
         (rc = GROW(d, d->r_value, d->r_value_cap, r)) < 0 ||
@@ -636,6 +836,15 @@ static int reserve(sc_dataset_t *d, const sc_norm_t *norm, uint32_t n, uint64_t 
         (rc = GROW(d, d->x_fn, d->x_fn_cap, p->n_functions)) < 0 ||
         (rc = GROW(d, d->x_map, d->x_map_cap, p->n_mappings)) < 0 ||
         (rc = GROW(d, d->x_loc, d->x_loc_cap, p->n_locations)) < 0 ||
+        (rc = GROW(d, d->x_sis, d->x_sis_cap, p->n_strings)) < 0 ||
+        (rc = GROW(d, d->x_fis, d->x_fis_cap, p->n_functions)) < 0 ||
+        (rc = GROW(d, d->x_mis, d->x_mis_cap, p->n_mappings)) < 0 ||
+        (rc = GROW(d, d->x_lis, d->x_lis_cap, p->n_locations)) < 0 ||
+        (rc = GROW(d, d->x_hash, d->x_hash_cap, hashes)) < 0 ||
+        (rc = GROW(d, d->x_fkey, d->x_fkey_cap, p->n_functions)) < 0 ||
+        (rc = GROW(d, d->x_lkey, d->x_lkey_cap, p->n_locations)) < 0 ||
+        (rc = GROW(d, d->x_lines, d->x_lines_cap, p->n_lines)) < 0 ||
+        (rc = GROW(d, d->x_msamp, d->x_msamp_cap, norm->n_samples)) < 0 ||
         (rc = GROW(d, d->x_node, d->x_node_cap, norm->n_samples)) < 0 ||
         (rc = GROW(d, d->x_span, d->x_span_cap, norm->n_samples)) < 0) {
         return rc;
@@ -654,20 +863,11 @@ static int resolve(ctx_t *c, const uint32_t *idx, uint32_t n, int *spans)
     sc_dataset_t *d = c->d;
     const sc_norm_t *norm = c->norm;
     int rc;
-    if (n == norm->n_series) {
-        /* Every merged sample has a non-zero value in some series: all are used. */
-        for (uint32_t m = 0; m < norm->n_samples; m++) {
-            if ((rc = resolve_sample(c, m, spans)) < 0) return rc;
-        }
-    } else {
-        for (uint32_t i = 0; i < n; i++) {
-            const sc_norm_series_t *s = &norm->series[idx[i]];
-            for (uint32_t k = 0; k < s->n_samples; k++) {
-                uint32_t m = s->samples[k];
-                SC_ASSERT(m < norm->n_samples);
-                if (d->x_node[m] == NONE && (rc = resolve_sample(c, m, spans)) < 0) return rc;
-            }
-        }
+    collect(c, idx, n);
+    if ((rc = resolve_strings(c)) < 0 || (rc = resolve_functions(c)) < 0 ||
+        (rc = resolve_mappings(c)) < 0 || (rc = resolve_locations(c)) < 0 ||
+        (rc = resolve_stacks(c, spans)) < 0) {
+        return rc;
     }
     for (uint32_t i = 0; i < n; i++) {
         d->x_sid[i] = NONE; /* a series without samples adds nothing */

@@ -12,8 +12,9 @@
 #include "codec/dataset.h"
 
 #define SC_DS_NONE UINT32_MAX
-/* Largest count of any array (ids are uint32_t; UINT32_MAX means none). */
-#define SC_DS_COUNT_MAX (UINT32_MAX - 1u)
+/* Largest count of any array (ids are uint32_t; UINT32_MAX means none, UINT32_MAX - 1 marks a
+ * profile symbol an append has yet to resolve). */
+#define SC_DS_COUNT_MAX (UINT32_MAX - 2u)
 
 typedef struct ds_slot {
     uint64_t h;
@@ -133,18 +134,28 @@ struct sc_dataset {
     uint32_t n_rows, r_stack_cap, r_value_cap, r_span_cap;
     int64_t min_time, max_time;
 
-    /* Scratch of one append: profile index -> dataset id (SC_DS_NONE = not yet resolved). */
+    /* Scratch of one append. Profile index -> dataset id (SC_DS_NONE: not used by the
+     * appended series). */
     uint32_t *x_str, *x_fn, *x_map, *x_loc;
     uint32_t x_str_cap, x_fn_cap, x_map_cap, x_loc_cap;
+    /* Profile indices used by the appended series, resolved in this order: strings, functions,
+     * mappings, locations, then the samples' stacks. */
+    uint32_t *x_sis, *x_fis, *x_mis, *x_lis, *x_msamp;
+    uint32_t x_sis_cap, x_fis_cap, x_mis_cap, x_lis_cap, x_msamp_cap;
+    uint32_t n_sis, n_fis, n_mis, n_lis, n_msamp;
+    uint64_t *x_hash; /* one pass's hashes, computed ahead so table slots can be prefetched */
+    uint32_t x_hash_cap;
+    ds_fn_t *x_fkey;    /* keys of the functions to resolve */
+    ds_loc_t *x_lkey;   /* keys of the locations, lines in x_lines */
+    ds_line_t *x_lines; /* their lines */
+    uint32_t x_fkey_cap, x_lkey_cap, x_lines_cap;
     uint32_t *x_node; /* per normalised sample: its stack's leaf node */
     uint64_t *x_span; /* per normalised sample: span id */
     uint32_t x_node_cap, x_span_cap;
     uint32_t *x_sid; /* per appended series: dataset series id */
     uint32_t x_sid_cap;
-    uint32_t *x_stack; /* one translated stack */
+    uint32_t *x_stack; /* a batch of translated stacks */
     uint32_t x_stack_cap;
-    ds_line_t *x_lines; /* one translated location's lines */
-    uint32_t x_lines_cap;
 
     size_t mem; /* bytes allocated, this struct included */
 };

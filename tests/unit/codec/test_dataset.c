@@ -231,6 +231,35 @@ static void test_intern_and_tree(void **state)
     np_free(&b);
 }
 
+/* Samples whose stacks are not laid out back to back (another producer than sc_normalize):
+ * the same dataset content as from the usual layout. */
+static void test_any_stack_layout(void **state)
+{
+    (void)state;
+    np_t a;
+    np_make(&a, NOW, "api", 2, stacks_a, NULL, SC_ARRAY_LEN(stacks_a));
+    sc_norm_t rev = a.n;
+    sc_norm_sample_t *samples = malloc(sizeof(*samples) * rev.n_samples);
+    for (uint32_t m = 0; m < rev.n_samples; m++) {
+        samples[m] = a.n.samples[m];
+        samples[m].stack_off = a.n.samples[rev.n_samples - 1 - m].stack_off;
+        samples[m].stack_len = a.n.samples[rev.n_samples - 1 - m].stack_len;
+    }
+    rev.samples = samples;
+    sc_dataset_t *d1 = sc_dataset_new("acme", 0, S("api")),
+                 *d2 = sc_dataset_new("acme", 0, S("api"));
+    assert_int_equal(append_all(d1, &a.n), 0);
+    assert_int_equal(append_all(d2, &rev), 0);
+    assert_int_equal(sc_dataset_rows(d1), sc_dataset_rows(d2));
+    assert_int_equal(d1->n_locs, d2->n_locs);
+    assert_int_equal(d1->n_nodes, d2->n_nodes);
+    assert_int_equal(d1->n_stk, d2->n_stk);
+    sc_dataset_free(d1);
+    sc_dataset_free(d2);
+    free(samples);
+    np_free(&a);
+}
+
 /* A profile whose samples carry two services: only the appended series' stacks are kept. */
 static void test_subset_append(void **state)
 {
@@ -396,8 +425,11 @@ static void test_all_or_nothing(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_intern_and_tree), cmocka_unit_test(test_subset_append),
-        cmocka_unit_test(test_span_ids),        cmocka_unit_test(test_no_allocation_per_sample),
+        cmocka_unit_test(test_intern_and_tree),
+        cmocka_unit_test(test_any_stack_layout),
+        cmocka_unit_test(test_subset_append),
+        cmocka_unit_test(test_span_ids),
+        cmocka_unit_test(test_no_allocation_per_sample),
         cmocka_unit_test(test_all_or_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
