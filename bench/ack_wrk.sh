@@ -45,7 +45,7 @@ cleanup() {
 }
 trap cleanup EXIT
 # shellcheck disable=SC2086
-"$SCORCH" -server.http-listen-address=127.0.0.1 -server.http-listen-port="$PORT" \
+"$SCORCH" -server.http-listen-address=127.0.0.1 -target=engine -server.http-listen-port="$PORT" \
     -storage.filesystem.dir="$DIR/objects" -validation.reject-older-than=0 \
     -validation.reject-newer-than=0 -distributor.ingestion-rate-limit-mb=0 ${EXTRA:-} \
     >"$DIR/log" 2>&1 &

@@ -12,8 +12,16 @@
 
 const sc_opt_t sc_config_opts[] = {
     {"target", SC_OPT_STRING, F(target), "all", NOLIM, "all|engine",
-     "Components to run: all (the engine, with scorch-control supervised as a child once it "
-     "exists) or engine (the dataplane only)."},
+     "Components to run: all (the engine, with a single-replica scorch-control started, "
+     "restarted when it dies and stopped as a child process) or engine (the dataplane only)."},
+    {"control.binary", SC_OPT_STRING, F(control_binary), "", NOLIM, NULL,
+     "Path of scorch-control for -target=all; empty: next to scorch, then on PATH."},
+    {"control.data-dir", SC_OPT_STRING, F(control_dir), "./data/control", NOLIM, NULL,
+     "Raft log and snapshots of the embedded scorch-control (-target=all)."},
+    {"control.raft-address", SC_OPT_STRING, F(control_raft_addr), "127.0.0.1:9095", NOLIM, NULL,
+     "Raft address of the embedded scorch-control (-target=all)."},
+    {"control.api-address", SC_OPT_STRING, F(control_api_addr), "127.0.0.1:9096", NOLIM, NULL,
+     "Control API address of the embedded scorch-control (-target=all)."},
     {"auth.multitenancy-enabled", SC_OPT_BOOL, F(multitenancy), "false", NOLIM, NULL,
      "Require X-Scope-OrgID on every request; when false every request belongs to tenant "
      "'anonymous'."},

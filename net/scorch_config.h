@@ -53,6 +53,10 @@ typedef struct sc_config {
     int64_t segment_zstd_level;
     int64_t series_idle_ms;
     char node_id[128];
+    char control_binary[512];
+    char control_dir[512];
+    char control_raft_addr[128];
+    char control_api_addr[128];
 } sc_config_t;
 
 extern const sc_opt_t sc_config_opts[];

@@ -1,13 +1,19 @@
 /* scorch: the dataplane engine's entry point. Loads the configuration, starts the engine cores
  * and waits for SIGINT/SIGTERM, then drains in-flight requests and exits 0. */
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/log.h"
 #include "net/app.h"
 #include "net/inspect.h"
+#include "net/supervise.h"
+
+/* Set once scorch-control replays the dead-letter area (it then takes -storage.filesystem.dir). */
+#define SC_CONTROL_KNOWS_STORAGE 0
 #include "net/sc_build_info.h"
 
 int main(int argc, char **argv, char **envp)
@@ -43,6 +49,8 @@ int main(int argc, char **argv, char **envp)
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGINT);
     sigaddset(&sigs, SIGTERM);
+    int embedded = strcmp(app.cfg.target, "all") == 0;
+    if (embedded) sigaddset(&sigs, SIGCHLD);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -57,15 +65,62 @@ int main(int argc, char **argv, char **envp)
         sc_log_stop();
         return 1;
     }
+    static sc_child_t control;
+    if (embedded) {
+        char path[512];
+        if (sc_child_find(app.cfg.control_binary, path, sizeof(path), &err) < 0) {
+            SC_LOG_ERROR("event=start_failed err=\"%s\"", err.msg);
+            sc_app_stop(&app);
+            sc_app_fini(&app);
+            sc_log_stop();
+            return 1;
+        }
+        char a_dir[600], a_addr[200], a_api[200], a_store[600], a_log[64];
+        snprintf(a_dir, sizeof(a_dir), "-data-dir=%s", app.cfg.control_dir);
+        snprintf(a_addr, sizeof(a_addr), "-address=%s", app.cfg.control_raft_addr);
+        snprintf(a_api, sizeof(a_api), "-api-address=%s", app.cfg.control_api_addr);
+        snprintf(a_store, sizeof(a_store), "-storage.filesystem.dir=%s", app.cfg.storage_dir);
+        snprintf(a_log, sizeof(a_log), "-log.level=%s", app.cfg.log_level);
+        const char *args[] = {a_dir, a_addr, a_api, a_log, a_store};
+        /* -storage.filesystem.dir (the DLQ replay) only when that scorch-control knows it. */
+        sc_child_init(&control, path, args, SC_CONTROL_KNOWS_STORAGE ? 5 : 4);
+        if (sc_child_start(&control, &err) < 0) {
+            SC_LOG_ERROR("event=start_failed err=\"%s\"", err.msg);
+            sc_app_stop(&app);
+            sc_app_fini(&app);
+            sc_log_stop();
+            return 1;
+        }
+    }
     SC_LOG_INFO("event=started version=%s cores=%u port=%lld target=%s storage=%s dir=\"%s\"",
                 SC_VERSION, sc_engine_cores(app.engine), (long long)app.cfg.listen_port,
                 app.cfg.target, app.cfg.storage_backend, app.cfg.storage_dir);
     int sig = 0;
-    while (sigwait(&sigs, &sig) != 0) {
+    if (!embedded) {
+        while (sigwait(&sigs, &sig) != 0) {
+        }
+    } else {
+        /* Wait for SIGINT/SIGTERM while supervising the embedded scorch-control: SIGCHLD reaps
+         * it, and a restart is due at the child's back-off deadline. */
+        for (;;) {
+            int64_t now = sc_clock_mono_ns();
+            int64_t next = sc_child_tick(&control, now);
+            int64_t wait_ns = next == INT64_MAX ? 3600 * SC_NS_PER_SEC : next - now;
+            if (wait_ns < SC_NS_PER_MS) wait_ns = SC_NS_PER_MS;
+            struct timespec ts = sc_clock_ts(wait_ns);
+            int s = sigtimedwait(&sigs, NULL, &ts);
+            if (s == SIGCHLD) {
+                sc_child_reap(&control, sc_clock_mono_ns());
+            } else if (s == SIGINT || s == SIGTERM) {
+                sig = s;
+                break;
+            }
+        }
     }
     SC_LOG_INFO("event=shutdown signal=%s drain_timeout_ms=%lld",
                 sig == SIGINT ? "SIGINT" : "SIGTERM", (long long)app.cfg.shutdown_timeout_ms);
     sc_app_stop(&app);
+    if (embedded) sc_child_stop(&control, 10000);
     sc_app_fini(&app);
     SC_LOG_INFO("event=stopped");
     sc_log_stop();

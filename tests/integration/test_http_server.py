@@ -271,6 +271,7 @@ class Server:
             "server.graceful-shutdown-timeout": "%dms" % int(SHUTDOWN_TIMEOUT_S * 1000),
             "engine.pin-cores": "false",
             "log.level": "info",
+            "target": "engine",
         }
         opts.update(flags)
         self.args = [binary] + ["-%s=%s" % kv for kv in opts.items()]

@@ -71,7 +71,7 @@ class Server:
     def __init__(self, scorch, extra):
         self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix="scorch-push-")
-        args = [scorch, f"-server.http-listen-address={HOST}", f"-server.http-listen-port={self.port}",
+        args = [scorch, "-target=engine", f"-server.http-listen-address={HOST}", f"-server.http-listen-port={self.port}",
                 f"-storage.filesystem.dir={self.dir}", "-validation.reject-older-than=0",
                 "-validation.reject-newer-than=0", "-log.level=warn"] + extra
         self.proc = subprocess.Popen(args)

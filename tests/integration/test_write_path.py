@@ -34,7 +34,7 @@ class Server:
         self.scorch = scorch
         self.port = free_port()
         self.dir = data_dir
-        args = [scorch, f"-server.http-listen-address={HOST}", f"-server.http-listen-port={self.port}",
+        args = [scorch, "-target=engine", f"-server.http-listen-address={HOST}", f"-server.http-listen-port={self.port}",
                 f"-storage.filesystem.dir={self.dir}", "-validation.reject-older-than=0",
                 "-validation.reject-newer-than=0", "-distributor.ingestion-rate-limit-mb=0",
                 "-log.level=warn"] + list(extra)
