@@ -2,6 +2,9 @@
  * profile; never allocates outside the arena; every index read from the profile is range-checked
  * before use. */
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "base/hash.h"
 #include "codec/normalize.h"
@@ -37,6 +40,7 @@ typedef struct {
     const sc_profile_t *p;
     sc_discard_reason_t *reason;
     sc_err_t *err;
+    uint64_t stack_frames; /* sum of the samples' stack lengths (validate): the stacks' bound */
 } ctx_t;
 
 static int refuse(ctx_t *c, sc_discard_reason_t r, int code, const char *msg)
@@ -48,6 +52,7 @@ static int refuse(ctx_t *c, sc_discard_reason_t r, int code, const char *msg)
 static void *alloc(ctx_t *c, size_t n, size_t elem)
 {
     if (n == 0) n = 1;
+    if (n > SIZE_MAX / elem) return NULL; /* a hand-made profile's absurd sizes: out of memory */
     return sc_arena_alloc(c->a, n * elem, 8);
 }
 
@@ -140,25 +145,27 @@ static int validate(ctx_t *c)
         }
     }
     /* Values of each sample are contiguous and in sample order (decoders and the builder lay
-     * them out so): a sample's count is the distance to the next sample's run. */
+     * them out so): a sample's count is the distance to the next sample's run. One walk checks
+     * both that and the stack and label runs; a count error wins over a run error. */
     int counts_ok = (uint64_t)p->n_values == (uint64_t)p->n_samples * p->n_sample_types;
-    for (uint32_t i = 0; counts_ok && i < p->n_samples; i++) {
-        uint32_t next = i + 1 < p->n_samples ? p->samples[i + 1].value_off : p->n_values;
-        if (next < p->samples[i].value_off || next - p->samples[i].value_off != p->n_sample_types) {
-            counts_ok = 0;
-        }
-    }
+    int runs_ok = 1;
     for (uint32_t i = 0; counts_ok && i < p->n_samples; i++) {
         const sc_psample_t *sm = &p->samples[i];
+        uint32_t next = i + 1 < p->n_samples ? p->samples[i + 1].value_off : p->n_values;
+        if (next < sm->value_off || next - sm->value_off != p->n_sample_types) counts_ok = 0;
         if ((uint64_t)sm->loc_off + sm->loc_count > p->n_loc_ids ||
             (uint64_t)sm->label_off + sm->label_count > p->n_labels) {
-            return refuse(c, SC_DISCARD_MALFORMED, -SC_E_INVALID,
-                          "sample refers to stack or label entries out of range");
+            runs_ok = 0;
         }
+        c->stack_frames += sm->loc_count;
     }
     if (!counts_ok) {
         return refuse(c, SC_DISCARD_MALFORMED, -SC_E_INVALID,
                       "sample value count differs from the sample type count");
+    }
+    if (!runs_ok) {
+        return refuse(c, SC_DISCARD_MALFORMED, -SC_E_INVALID,
+                      "sample refers to stack or label entries out of range");
     }
     for (uint32_t i = 0; i < p->n_labels; i++) {
         const sc_plabel_t *l = &p->labels[i];
@@ -204,7 +211,8 @@ static int check_window(ctx_t *c, const sc_norm_limits_t *lim, int64_t *t)
 }
 
 /* Which locations are usable (§5.3): lines or an address, known mapping, known functions. */
-static int resolve_locations(ctx_t *c, sc_norm_t *o, const idmap_t *fmap, uint8_t **ok_out)
+static int resolve_locations(ctx_t *c, sc_norm_t *o, const idmap_t *fmap, uint8_t **ok_out,
+                             int *all_ok)
 {
     const sc_profile_t *p = c->p;
     idmap_t mmap;
@@ -230,6 +238,7 @@ static int resolve_locations(ctx_t *c, sc_norm_t *o, const idmap_t *fmap, uint8_
             }
         }
         ok[i] = (uint8_t)good;
+        *all_ok &= good;
     }
     *ok_out = ok;
     return 0;
@@ -282,6 +291,10 @@ static int is_span_key(sc_str_t k)
     return sc_str_eq(k, "span_id") || sc_str_eq(k, "profile_id") || sc_str_eq(k, "trace_id");
 }
 
+/* What a label key is to grouping, per string index (0: no merged sample uses it as a key).
+ * Span, profile and trace ids stay on their sample instead of becoming series labels. */
+enum { KEY_PLAIN = 1, KEY_SPAN_ID, KEY_PROFILE_ID, KEY_TRACE_ID };
+
 /* Group id of a merged sample's promoted labels (string contents, span/trace ids excluded). */
 typedef struct {
     mtab_t tab;
@@ -289,27 +302,27 @@ typedef struct {
     uint32_t *first; /* per group: a representative merged sample */
 } groups_t;
 
-static uint64_t group_hash(const sc_profile_t *p, const sc_plabel_t *l, uint32_t n)
+static uint64_t group_hash(const sc_profile_t *p, const uint8_t *kind, const sc_plabel_t *l,
+                           uint32_t n)
 {
     uint64_t h = 0x9e3779b97f4a7c15ull;
     for (uint32_t i = 0; i < n; i++) {
-        sc_str_t k = p->strings[l[i].key];
-        if (is_span_key(k)) continue;
-        sc_str_t v = p->strings[l[i].str];
-        h = sc_hash_mix(h, sc_hash64(k.p, k.len));
-        h = sc_hash_mix(h, sc_hash64(v.p, v.len));
+        if (kind[l[i].key] != KEY_PLAIN) continue;
+        sc_str_t k = p->strings[l[i].key], v = p->strings[l[i].str];
+        h = sc_hash64_seed(k.p, k.len, h);
+        h = sc_hash64_seed(v.p, v.len, h);
     }
     return h;
 }
 
-static int group_eq(const sc_profile_t *p, const sc_plabel_t *a, uint32_t na, const sc_plabel_t *b,
-                    uint32_t nb)
+static int group_eq(const sc_profile_t *p, const uint8_t *kind, const sc_plabel_t *a, uint32_t na,
+                    const sc_plabel_t *b, uint32_t nb)
 {
     uint32_t i = 0, j = 0;
     for (;;) {
-        while (i < na && is_span_key(p->strings[a[i].key]))
+        while (i < na && kind[a[i].key] != KEY_PLAIN)
             i++;
-        while (j < nb && is_span_key(p->strings[b[j].key]))
+        while (j < nb && kind[b[j].key] != KEY_PLAIN)
             j++;
         if (i == na || j == nb) return i == na && j == nb;
         sc_str_t ka = p->strings[a[i].key], kb = p->strings[b[j].key];
@@ -328,12 +341,113 @@ typedef struct {
     mlabels_t *ml; /* per merged sample */
 } merged_labels_t;
 
-static int merge_samples(ctx_t *c, const sc_norm_limits_t *lim, const uint8_t *loc_ok,
-                         const idmap_t *lmap, sc_norm_t *o, merged_labels_t *ml)
+/* Location ids -> location indices for the frames of every sample. */
+typedef struct {
+    idmap_t map;       /* location id -> index */
+    const uint8_t *ok; /* per location: usable (resolve_locations) */
+    int all_ok;        /* every location is usable: a frame needs only its id checked */
+} frames_t;
+
+/* Dense ids (1..count) into indices at st: 1 when all are in range. Branch-free but for the
+ * loop: the range is checked once per stack, on the flags the frames leave. */
+static int translate_dense(const uint64_t *ids, uint32_t n, uint32_t count, uint32_t *st)
+{
+    uint32_t k = 0;
+    uint64_t out_of_range = 0;
+#if defined(__SSE2__)
+    /* Four frames per step, most of a sample's frames: index = id - 1 in 64 bits, whose low
+     * halves are the indices and whose high halves must be 0 (id 0 wraps to all ones).
+     * Unsigned "low > count - 1" is a signed compare with both sides offset by 2^31. */
+    if (n >= 4 && count > 0) {
+        const __m128i one = _mm_set1_epi64x(1), bias = _mm_set1_epi32(INT32_MIN);
+        const __m128i last = _mm_xor_si128(_mm_set1_epi32((int32_t)(count - 1)), bias);
+        __m128i bad = _mm_setzero_si128();
+        for (; k + 4 <= n; k += 4) {
+            __m128i a = _mm_sub_epi64(_mm_loadu_si128((const __m128i *)(ids + k)), one);
+            __m128i b = _mm_sub_epi64(_mm_loadu_si128((const __m128i *)(ids + k + 2)), one);
+            __m128 pa = _mm_castsi128_ps(a), pb = _mm_castsi128_ps(b);
+            __m128i lo = _mm_castps_si128(_mm_shuffle_ps(pa, pb, _MM_SHUFFLE(2, 0, 2, 0)));
+            __m128i hi = _mm_castps_si128(_mm_shuffle_ps(pa, pb, _MM_SHUFFLE(3, 1, 3, 1)));
+            _mm_storeu_si128((__m128i *)(st + k), lo);
+            bad = _mm_or_si128(bad, hi);
+            bad = _mm_or_si128(bad, _mm_cmpgt_epi32(_mm_xor_si128(lo, bias), last));
+        }
+        out_of_range = _mm_movemask_epi8(_mm_cmpeq_epi32(bad, _mm_setzero_si128())) != 0xffff;
+    }
+#endif
+    uint64_t top = 0;
+    for (; k < n; k++) {
+        uint64_t li = ids[k] - 1;
+        top = li > top ? li : top;
+        st[k] = (uint32_t)li;
+    }
+    return !out_of_range && (n == 0 || top < count);
+}
+
+/* Translate a stack's location ids into location indices at st, leaf first. Returns 1 when every
+ * frame names a usable location, 0 when the sample must be dropped (st then holds garbage). */
+static int translate_stack(const frames_t *f, const uint64_t *ids, uint32_t n, uint32_t *st)
+{
+    if (SC_LIKELY(f->map.dense)) {
+        /* Ids 1..count, what every producer writes: a subtraction per frame. */
+        if (!translate_dense(ids, n, f->map.n, st)) return 0;
+        if (f->all_ok) return 1;
+        uint32_t bad = 0;
+        for (uint32_t k = 0; k < n; k++)
+            bad |= f->ok[st[k]] == 0;
+        return !bad;
+    }
+    for (uint32_t k = 0; k < n; k++) {
+        uint32_t li = idmap_get_sparse(&f->map, ids[k]);
+        if (li == NONE || !f->ok[li]) return 0;
+        st[k] = li;
+    }
+    return 1;
+}
+
+/* A sample is kept when it has a positive value and no negative one. */
+static int values_kept(const int64_t *v, uint32_t nt)
+{
+    int nonzero = 0, negative = 0;
+    for (uint32_t k = 0; k < nt; k++) {
+        negative |= v[k] < 0;
+        nonzero |= v[k] != 0;
+    }
+    return nonzero && !negative;
+}
+
+/* The merged sample with this stack and these labels, or NONE; *slot is where it is (or where
+ * to insert it). */
+static uint32_t merge_find(const mtab_t *t, const sc_norm_t *o, const merged_labels_t *ml,
+                           uint64_t h, const uint32_t *st, uint32_t cnt, const sc_plabel_t *lab,
+                           uint32_t nl, uint32_t *slot)
+{
+    uint32_t j = (uint32_t)h & t->mask;
+    while (t->idx[j] != NONE) {
+        uint32_t m = t->idx[j];
+        const sc_norm_sample_t *ms = &o->samples[m];
+        if (t->hash[j] == h && ms->stack_len == cnt && ml->ml[m].label_count == nl &&
+            memcmp(&o->stacks[ms->stack_off], st, (size_t)cnt * 4) == 0 &&
+            (nl == 0 ||
+             memcmp(&ml->pool[ml->ml[m].label_off], lab, (size_t)nl * sizeof(*lab)) == 0)) {
+            *slot = j;
+            return m;
+        }
+        j = (j + 1) & t->mask;
+    }
+    *slot = j;
+    return NONE;
+}
+
+/* Drop zero, negative and broken samples; merge those with the same stack and string labels,
+ * in order of first appearance. Each sample's stack is translated straight into the output
+ * (where it stays when the sample is new) and hashed once there. */
+static int merge_samples(ctx_t *c, const sc_norm_limits_t *lim, const frames_t *fr, sc_norm_t *o,
+                         merged_labels_t *ml)
 {
     const sc_profile_t *p = c->p;
     uint32_t nt = p->n_sample_types;
-    o->stacks = alloc(c, p->n_loc_ids, sizeof(uint32_t));
+    o->stacks = alloc(c, c->stack_frames, sizeof(uint32_t));
     o->samples = alloc(c, p->n_samples, sizeof(sc_norm_sample_t));
     o->values = alloc(c, (size_t)p->n_samples * nt, sizeof(int64_t));
     ml->pool = alloc(c, p->n_labels, sizeof(sc_plabel_t));
@@ -343,64 +457,44 @@ static int merge_samples(ctx_t *c, const sc_norm_limits_t *lim, const uint8_t *l
         mtab_init(c, &t, p->n_samples) < 0) {
         return -SC_E_NOMEM;
     }
+    /* 0 = no limit becomes the largest count, so each limit is one comparison per sample. */
+    const uint32_t labels_max = lim->max_sample_labels ? lim->max_sample_labels : UINT32_MAX;
+    const uint32_t depth_max = lim->max_stack_depth ? lim->max_stack_depth : UINT32_MAX;
     uint32_t nstack = 0;
     for (uint32_t si = 0; si < p->n_samples; si++) {
         const sc_psample_t *s = &p->samples[si];
-        if (lim->max_sample_labels && s->label_count > lim->max_sample_labels) {
+        if (s->label_count > labels_max) {
             return refuse(c, SC_DISCARD_SAMPLE_LABELS_LIMIT, -SC_E_INVALID,
                           "a sample has more labels than the limit (100)");
         }
         const int64_t *v = &p->values[s->value_off];
-        int nonzero = 0, negative = 0;
-        for (uint32_t k = 0; k < nt; k++) {
-            if (v[k] < 0) negative = 1;
-            if (v[k] != 0) nonzero = 1;
-        }
-        if (negative || !nonzero) {
-            o->samples_dropped++;
-            continue;
-        }
         /* Too deep: keep the root-most frames (the tail of the leaf-first list). */
         uint32_t off = s->loc_off, cnt = s->loc_count;
-        if (lim->max_stack_depth && cnt > lim->max_stack_depth) {
-            off += cnt - lim->max_stack_depth;
-            cnt = lim->max_stack_depth;
+        if (cnt > depth_max) {
+            off += cnt - depth_max;
+            cnt = depth_max;
         }
         uint32_t *st = &o->stacks[nstack];
-        int good = 1;
-        for (uint32_t k = 0; k < cnt && good; k++) {
-            uint32_t li = idmap_get(lmap, p->loc_ids[off + k]);
-            if (li == NONE || !loc_ok[li]) good = 0;
-            st[k] = li;
-        }
-        if (!good) {
+        if (!values_kept(v, nt) || !translate_stack(fr, &p->loc_ids[off], cnt, st)) {
             o->samples_dropped++;
             continue;
         }
         sc_plabel_t *lab = &ml->pool[ml->pool_n];
-        uint32_t nl = sample_labels(p, s, lab);
-        uint64_t h = sc_hash_mix(sc_hash64(st, (size_t)cnt * 4), sc_hash64(lab, (size_t)nl * 16));
-        uint32_t j = (uint32_t)h & t.mask;
-        uint32_t hit = NONE;
-        while (t.idx[j] != NONE) {
-            uint32_t m = t.idx[j];
-            const sc_norm_sample_t *ms = &o->samples[m];
-            if (t.hash[j] == h && ms->stack_len == cnt && ml->ml[m].label_count == nl &&
-                memcmp(&o->stacks[ms->stack_off], st, (size_t)cnt * 4) == 0 &&
-                memcmp(&ml->pool[ml->ml[m].label_off], lab, (size_t)nl * sizeof(*lab)) == 0) {
-                hit = m;
-                break;
-            }
-            j = (j + 1) & t.mask;
-        }
+        uint32_t nl = s->label_count ? sample_labels(p, s, lab) : 0;
+        uint64_t h = sc_hash64(st, (size_t)cnt * 4);
+        if (nl) h = sc_hash_mix(h, sc_hash64(lab, (size_t)nl * sizeof(*lab)));
+        uint32_t j, hit = merge_find(&t, o, ml, h, st, cnt, lab, nl, &j);
         if (hit != NONE) {
+            int64_t *dst = &o->values[(size_t)hit * nt];
             for (uint32_t k = 0; k < nt; k++)
-                o->values[(size_t)hit * nt + k] += v[k];
+                dst[k] += v[k];
             continue;
         }
         uint32_t m = o->n_samples++;
         o->samples[m] = (sc_norm_sample_t){.stack_off = nstack, .stack_len = cnt};
-        memcpy(&o->values[(size_t)m * nt], v, sizeof(int64_t) * nt);
+        int64_t *dst = &o->values[(size_t)m * nt];
+        for (uint32_t k = 0; k < nt; k++)
+            dst[k] = v[k];
         ml->ml[m] = (mlabels_t){ml->pool_n, nl};
         ml->pool_n += nl;
         nstack += cnt;
@@ -410,32 +504,65 @@ static int merge_samples(ctx_t *c, const sc_norm_limits_t *lim, const uint8_t *l
     return 0;
 }
 
+/* kind[] for the keys of every merged sample's labels, each distinct key string compared with
+ * the span key names once rather than once per label. */
+static uint8_t *key_kinds(ctx_t *c, const merged_labels_t *ml)
+{
+    const sc_profile_t *p = c->p;
+    uint8_t *kind = alloc(c, p->n_strings, 1);
+    if (!kind) return NULL;
+    memset(kind, 0, p->n_strings);
+    for (uint32_t i = 0; i < ml->pool_n; i++) {
+        int64_t k = ml->pool[i].key;
+        if (kind[k]) continue;
+        sc_str_t s = p->strings[k];
+        kind[k] = sc_str_eq(s, "span_id")      ? KEY_SPAN_ID
+                  : sc_str_eq(s, "profile_id") ? KEY_PROFILE_ID
+                  : sc_str_eq(s, "trace_id")   ? KEY_TRACE_ID
+                                               : KEY_PLAIN;
+    }
+    return kind;
+}
+
+/* The span id a merged sample keeps: its span_id label, else its profile_id label. */
+static int64_t span_of(const uint8_t *kind, const sc_plabel_t *lab, uint32_t nl)
+{
+    int64_t span = 0;
+    for (uint32_t k = 0; k < nl; k++) {
+        if (kind[lab[k].key] == KEY_SPAN_ID || (kind[lab[k].key] == KEY_PROFILE_ID && !span)) {
+            span = lab[k].str;
+        }
+    }
+    return span;
+}
+
 static int assign_groups(ctx_t *c, sc_norm_t *o, const merged_labels_t *ml, groups_t *g)
 {
     const sc_profile_t *p = c->p;
-    if (mtab_init(c, &g->tab, o->n_samples) < 0) return -SC_E_NOMEM;
     g->first = alloc(c, o->n_samples, sizeof(uint32_t));
     if (!g->first) return -SC_E_NOMEM;
     g->count = 0;
+    if (ml->pool_n == 0) {
+        /* No string labels anywhere: one group, and merge_samples left every sample's group
+         * and span id at 0 already. */
+        g->first[0] = 0;
+        g->count = o->n_samples ? 1 : 0;
+        return 0;
+    }
+    uint8_t *kind = key_kinds(c, ml);
+    if (!kind || mtab_init(c, &g->tab, o->n_samples) < 0) return -SC_E_NOMEM;
     for (uint32_t m = 0; m < o->n_samples; m++) {
         const sc_plabel_t *lab = &ml->pool[ml->ml[m].label_off];
         uint32_t nl = ml->ml[m].label_count;
-        o->samples[m].span_id = 0;
-        for (uint32_t k = 0; k < nl; k++) {
-            sc_str_t key = p->strings[lab[k].key];
-            if (sc_str_eq(key, "span_id") ||
-                (sc_str_eq(key, "profile_id") && !o->samples[m].span_id)) {
-                o->samples[m].span_id = lab[k].str;
-            }
-        }
-        uint64_t h = group_hash(p, lab, nl);
+        o->samples[m].span_id = span_of(kind, lab, nl);
+        uint64_t h = group_hash(p, kind, lab, nl);
         uint32_t j = (uint32_t)h & g->tab.mask;
         uint32_t found = NONE;
         while (g->tab.idx[j] != NONE) {
             uint32_t gi = g->tab.idx[j];
             uint32_t r = g->first[gi];
             if (g->tab.hash[j] == h &&
-                group_eq(p, lab, nl, &ml->pool[ml->ml[r].label_off], ml->ml[r].label_count)) {
+                group_eq(p, kind, lab, nl, &ml->pool[ml->ml[r].label_off], ml->ml[r].label_count)) {
                 found = gi;
                 break;
             }
@@ -764,15 +891,17 @@ int sc_normalize(const sc_profile_t *p, const sc_labels_t *req, const sc_norm_li
         return sc_errf(err, -SC_E_INVALID, "profile has %u samples; limit %u", p->n_samples,
                        lim->max_samples);
     }
-    idmap_t fmap, lmap;
+    idmap_t fmap;
+    frames_t fr = {.all_ok = 1};
     uint8_t *loc_ok = NULL;
     if (idmap_build(&c, &fmap, p->n_functions, p->functions, sizeof(sc_pfunction_t)) < 0 ||
-        idmap_build(&c, &lmap, p->n_locations, p->locations, sizeof(sc_plocation_t)) < 0) {
+        idmap_build(&c, &fr.map, p->n_locations, p->locations, sizeof(sc_plocation_t)) < 0) {
         return -SC_E_NOMEM;
     }
-    if ((rc = resolve_locations(&c, out, &fmap, &loc_ok)) < 0) return rc;
+    if ((rc = resolve_locations(&c, out, &fmap, &loc_ok, &fr.all_ok)) < 0) return rc;
+    fr.ok = loc_ok;
     merged_labels_t ml = {0};
-    if ((rc = merge_samples(&c, lim, loc_ok, &lmap, out, &ml)) < 0) return rc;
+    if ((rc = merge_samples(&c, lim, &fr, out, &ml)) < 0) return rc;
     groups_t g;
     if ((rc = assign_groups(&c, out, &ml, &g)) < 0) return rc;
     return build_series(&c, lim, req, out, &ml, &g);

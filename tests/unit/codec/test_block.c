@@ -675,7 +675,9 @@ static void test_rechecksummed_damage(void **state)
             }
         }
     }
+    /* Both outcomes occur: some damage is caught by the per-section checks, some decodes. */
     assert_true(failures > 0);
+    assert_true(successes > 0);
     sc_arena_free(&a);
     free(obj);
 }

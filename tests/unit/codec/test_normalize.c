@@ -326,6 +326,208 @@ static void test_invalid_locations_drop_samples(void **state)
     sc_arena_free(&a);
 }
 
+/* Stacks of 1 to 11 frames (the translation takes four frames per step, then one at a time):
+ * an id of 0 or past the last location, or a location with neither lines nor an address, drops
+ * its sample wherever it sits in the stack; every other stack is its ids minus one. */
+static void test_stack_translation(void **state)
+{
+    (void)state;
+    static const uint32_t lens[] = {1, 3, 4, 5, 7, 8, 9, 11};
+    enum { N = SC_ARRAY_LEN(lens) };
+    fx_t f;
+    fx_init(&f, 1, 0);
+    uint64_t ids[14];
+    char names[14][16];
+    for (int i = 0; i < 14; i++) {
+        snprintf(names[i], sizeof(names[i]), "f%d", i);
+        ids[i] = frame(&f, names[i]);
+    }
+    /* Three rounds of the same stacks, each round's stacks starting at a different frame so
+     * that no two samples merge. */
+    for (uint32_t round = 0; round < 3; round++) {
+        for (uint32_t s = 0; s < N; s++) {
+            int64_t v = 1 + (int64_t)(round * N + s);
+            assert_int_equal(sc_pbuild_sample(f.b, &ids[round], lens[s], &v, NULL, NULL, 0), 0);
+        }
+    }
+    assert_int_equal(sc_pbuild_finish(f.b, &f.p), 0);
+    sc_profile_t *p = &f.p;
+    assert_int_equal(p->n_samples, 3 * N);
+    /* Round 1: a bad id at the first, fourth or last frame. Round 2: frame f5 loses its line. */
+    for (uint32_t s = 0; s < N; s++) {
+        const sc_psample_t *sm = &p->samples[N + s];
+        uint32_t at = s % 3 == 0 ? 0 : s % 3 == 1 ? (sm->loc_count > 3 ? 3 : 0) : sm->loc_count - 1;
+        p->loc_ids[sm->loc_off + at] = s % 2 ? 0 : p->n_locations + 1;
+    }
+    uint64_t f5 = ids[5];
+    p->locations[f5 - 1].line_count = 0;
+    req(&f, "__name__", "process_cpu");
+    sc_norm_limits_t lim = sc_norm_limits_default(NOW);
+    assert_int_equal(sc_normalize(p, &f.req, &lim, &f.arena, &f.n, &f.reason, &f.err), 0);
+    uint32_t kept = 0, dropped = 0;
+    for (uint32_t i = 0; i < p->n_samples; i++) {
+        const sc_psample_t *sm = &p->samples[i];
+        int good = i < N || i >= 2 * N;
+        for (uint32_t k = 0; good && k < sm->loc_count; k++)
+            good = p->loc_ids[sm->loc_off + k] != f5;
+        if (!good) {
+            dropped++;
+            continue;
+        }
+        const sc_norm_sample_t *m = &f.n.samples[kept++];
+        assert_int_equal(m->stack_len, sm->loc_count);
+        for (uint32_t k = 0; k < sm->loc_count; k++)
+            assert_int_equal(f.n.stacks[m->stack_off + k], p->loc_ids[sm->loc_off + k] - 1);
+        assert_int_equal(f.n.values[kept - 1], p->values[sm->value_off]);
+    }
+    assert_int_equal(f.n.n_samples, kept);
+    assert_int_equal(f.n.samples_dropped, dropped);
+    assert_true(kept > 0 && dropped > N);
+    sc_arena_free(&f.arena);
+}
+
+/* The same profile with sparse location ids (hashed lookups) normalises exactly like the dense
+ * original, and samples with equal stacks merge whichever way their ids were looked up. */
+static void test_sparse_ids_match_dense(void **state)
+{
+    (void)state;
+    sc_norm_t out[2];
+    fx_t f[2];
+    for (int sparse = 0; sparse < 2; sparse++) {
+        fx_init(&f[sparse], 2, 1);
+        sample(&f[sparse], "leaf", "main", 1, 10, NULL, NULL);
+        sample(&f[sparse], "other", "main", 2, 20, NULL, NULL);
+        sample(&f[sparse], "leaf", "main", 3, 30, NULL, NULL); /* merges with the first */
+        sample(&f[sparse], "deep", "other", 0, 5, NULL, NULL);
+        assert_int_equal(sc_pbuild_finish(f[sparse].b, &f[sparse].p), 0);
+        sc_profile_t *p = &f[sparse].p;
+        if (sparse) {
+            for (uint32_t i = 0; i < p->n_locations; i++)
+                p->locations[i].id = p->locations[i].id * 7 + 1000;
+            for (uint32_t i = 0; i < p->n_loc_ids; i++)
+                p->loc_ids[i] = p->loc_ids[i] * 7 + 1000;
+        }
+        req(&f[sparse], "__name__", "process_cpu");
+        sc_norm_limits_t lim = sc_norm_limits_default(NOW);
+        assert_int_equal(sc_normalize(p, &f[sparse].req, &lim, &f[sparse].arena, &out[sparse],
+                                      &f[sparse].reason, &f[sparse].err),
+                         0);
+    }
+    assert_int_equal(out[0].n_samples, 3);
+    assert_int_equal(out[1].n_samples, 3);
+    assert_int_equal(out[0].values[0], 4);
+    assert_int_equal(out[0].values[1], 40);
+    assert_memory_equal(out[0].values, out[1].values, 3 * 2 * sizeof(int64_t));
+    for (uint32_t m = 0; m < 3; m++) {
+        const sc_norm_sample_t *a = &out[0].samples[m], *b = &out[1].samples[m];
+        assert_int_equal(a->stack_len, b->stack_len);
+        assert_memory_equal(&out[0].stacks[a->stack_off], &out[1].stacks[b->stack_off],
+                            a->stack_len * sizeof(uint32_t));
+    }
+    assert_int_equal(out[0].n_series, out[1].n_series);
+    for (uint32_t s = 0; s < out[0].n_series; s++)
+        assert_int_equal(out[0].series[s].total, out[1].series[s].total);
+    sc_arena_free(&f[0].arena);
+    sc_arena_free(&f[1].arena);
+}
+
+/* Samples may share location-id entries (a hand-made profile, not a decoded one): the stacks
+ * still fit, one translated copy per distinct stack. */
+static void test_shared_stack_runs(void **state)
+{
+    (void)state;
+    sc_str_t strings[] = {S(""), S("cpu"), S("nanoseconds"), S("main"), S("work")};
+    sc_pvt_t st = {1, 2};
+    sc_pfunction_t fns[2] = {{.id = 1, .name = 3}, {.id = 2, .name = 4}};
+    sc_pline_t lines[2] = {{.function_id = 1}, {.function_id = 2}};
+    sc_plocation_t locs[2] = {{.id = 1, .line_off = 0, .line_count = 1},
+                              {.id = 2, .line_off = 1, .line_count = 1}};
+    uint64_t ids[2] = {2, 1};
+    sc_psample_t samples[3] = {{.loc_off = 0, .loc_count = 2, .value_off = 0},
+                               {.loc_off = 0, .loc_count = 1, .value_off = 1},
+                               {.loc_off = 1, .loc_count = 1, .value_off = 2}};
+    int64_t values[3] = {5, 6, 7};
+    sc_profile_t p = {.sample_types = &st,
+                      .n_sample_types = 1,
+                      .samples = samples,
+                      .n_samples = 3,
+                      .loc_ids = ids,
+                      .n_loc_ids = 2,
+                      .values = values,
+                      .n_values = 3,
+                      .locations = locs,
+                      .n_locations = 2,
+                      .lines = lines,
+                      .n_lines = 2,
+                      .functions = fns,
+                      .n_functions = 2,
+                      .strings = strings,
+                      .n_strings = 5,
+                      .time_nanos = NOW};
+    sc_arena_t a;
+    sc_arena_init(&a, SC_KiB(16), 0);
+    sc_labels_t req = {0};
+    assert_int_equal(sc_labels_set(&req, &a, S("__name__"), S("process_cpu")), 0);
+    sc_norm_limits_t lim = sc_norm_limits_default(NOW);
+    sc_norm_t n;
+    sc_discard_reason_t r;
+    sc_err_t err;
+    assert_int_equal(sc_normalize(&p, &req, &lim, &a, &n, &r, &err), 0);
+    assert_int_equal(n.n_samples, 3);
+    static const uint32_t want[3][2] = {{1, 0}, {1, 0}, {0, 0}};
+    for (uint32_t m = 0; m < 3; m++) {
+        assert_int_equal(n.samples[m].stack_len, m == 0 ? 2 : 1);
+        for (uint32_t k = 0; k < n.samples[m].stack_len; k++)
+            assert_int_equal(n.stacks[n.samples[m].stack_off + k], want[m][k]);
+    }
+    assert_int_equal(n.series[0].total, 18);
+    sc_arena_free(&a);
+}
+
+/* Span and profile ids are recognised by the key's text, whichever string-table entry holds it:
+ * two entries spelling "span_id" both stay on their samples, and span_id wins over profile_id. */
+static void test_span_keys_by_text(void **state)
+{
+    (void)state;
+    fx_t f;
+    fx_init(&f, 1, 0);
+    sample(&f, "a", "main", 1, 0, "span_id", "00000000000000aa");
+    sample(&f, "b", "main", 2, 0, "thread", "t1");
+    assert_int_equal(sc_pbuild_finish(f.b, &f.p), 0);
+    sc_profile_t *p = &f.p;
+    /* A second "span_id" string entry, and a profile_id label next to the span id. */
+    sc_str_t *strings = sc_arena_alloc(&f.arena, sizeof(sc_str_t) * (p->n_strings + 3), 8);
+    assert_non_null(strings);
+    memcpy(strings, p->strings, sizeof(sc_str_t) * p->n_strings);
+    uint32_t span2 = p->n_strings, pid = p->n_strings + 1, pval = p->n_strings + 2;
+    strings[span2] = S("span_id");
+    strings[pid] = S("profile_id");
+    strings[pval] = S("00000000000000bb");
+    sc_plabel_t *labels = sc_arena_alloc(&f.arena, sizeof(sc_plabel_t) * 3, 8);
+    assert_non_null(labels);
+    labels[0] = (sc_plabel_t){.key = pid, .str = pval};
+    labels[1] = p->labels[p->samples[0].label_off];
+    labels[2] = p->labels[p->samples[1].label_off];
+    labels[2].key = span2; /* sample 1: "thread" becomes a second spelling of span_id */
+    p->strings = strings;
+    p->n_strings += 3;
+    p->labels = labels;
+    p->n_labels = 3;
+    p->samples[0].label_off = 0;
+    p->samples[0].label_count = 2;
+    p->samples[1].label_off = 2;
+    p->samples[1].label_count = 1;
+    req(&f, "__name__", "process_cpu");
+    sc_norm_limits_t lim = sc_norm_limits_default(NOW);
+    assert_int_equal(sc_normalize(p, &f.req, &lim, &f.arena, &f.n, &f.reason, &f.err), 0);
+    assert_int_equal(f.n.n_samples, 2);
+    assert_int_equal(f.n.n_series, 1); /* no label left to tell the samples apart */
+    assert_true(sc_str_eq(p->strings[f.n.samples[0].span_id], "00000000000000aa"));
+    assert_true(sc_str_eq(p->strings[f.n.samples[1].span_id], "t1"));
+    assert_int_equal(f.n.series[0].total, 3);
+    sc_arena_free(&f.arena);
+}
+
 /* Every corpus pprof through decode + normalise: per sample type, the series totals add up to
  * MANIFEST's golden totals (normalisation only merges, and drops zero samples); a profile the
  * spec refuses on Push (function id 0, '-' in a sample type) is refused with its reason; the
@@ -411,6 +613,10 @@ int main(void)
         cmocka_unit_test(test_sample_type_with_dash_and_empty),
         cmocka_unit_test(test_stack_depth_keeps_root),
         cmocka_unit_test(test_invalid_locations_drop_samples),
+        cmocka_unit_test(test_stack_translation),
+        cmocka_unit_test(test_sparse_ids_match_dense),
+        cmocka_unit_test(test_shared_stack_runs),
+        cmocka_unit_test(test_span_keys_by_text),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     const struct CMUnitTest corpus[] = {cmocka_unit_test(test_corpus_totals)};
