@@ -17,6 +17,7 @@
 #include "base/sc_assert.h"
 
 #include "control/api.h"
+#include "control/dlq.h"
 #include "control/raft_node.h"
 
 typedef struct opts {
@@ -26,6 +27,8 @@ typedef struct opts {
     const char *api_address;
     const char *peers;
     const char *log_level;
+    const char *objects_dir;
+    const char *dlq_interval;
     unsigned long long snapshot_threshold, snapshot_trailing;
     unsigned long long election_timeout_ms, heartbeat_timeout_ms, batch_blocks_max;
     bool join, help;
@@ -56,6 +59,11 @@ static const flag_t flags[] = {
     FLAG("election-timeout-ms", 'u', election_timeout_ms, "Raft election timeout."),
     FLAG("heartbeat-timeout-ms", 'u', heartbeat_timeout_ms, "Raft heartbeat interval."),
     FLAG("batch-blocks-max", 'u', batch_blocks_max, "Most blocks one AddBlocks entry carries."),
+    FLAG("storage.filesystem.dir", 's', objects_dir,
+         "The engines' object store root, whose dlq/ records the leader replays into the "
+         "metastore. Empty = no replay."),
+    FLAG("dlq-replay-interval", 's', dlq_interval,
+         "Time between DLQ replay rounds on the leader (e.g. 10s, 500ms)."),
     FLAG("log.level", 's', log_level, "error, warn, info or debug."),
     FLAG("help", 'b', help, "Print this help."),
 };
@@ -71,6 +79,7 @@ static void usage(FILE *out)
     fprintf(out, "\nDefaults: -data-dir ./data/control -id 1 -address 127.0.0.1:9095 "
                  "-api-address 127.0.0.1:9096 -snapshot-threshold 1024 -snapshot-trailing 128 "
                  "-election-timeout-ms 1000 -heartbeat-timeout-ms 100 -batch-blocks-max 4096 "
+                 "-storage.filesystem.dir ./data/objects -dlq-replay-interval 10s "
                  "-log.level info\n");
 }
 
@@ -127,6 +136,7 @@ typedef struct app {
     uv_signal_t sigterm, sigint;
     sc_raft_node_t *node;
     sc_ctl_api_t *api;
+    sc_dlq_t *dlq;
     bool stopping;
 } app_t;
 
@@ -149,6 +159,7 @@ static void app_stop(void *ctx)
     SC_LOG_INFO("event=stopping");
     uv_close((uv_handle_t *)&app->sigterm, NULL);
     uv_close((uv_handle_t *)&app->sigint, NULL);
+    sc_dlq_close(app->dlq, NULL, NULL);
     sc_ctl_api_close(app->api, api_closed, app);
 }
 
@@ -191,7 +202,12 @@ static int run(const opts_t *o)
     sc_raft_node_config_t cfg;
     sc_err_t err;
     sc_err_clear(&err);
+    uint64_t dlq_interval_ms = 0;
     int rc = make_config(o, &cfg, peers, &n_peers, &err);
+    if (rc == 0) rc = sc_dlq_parse_duration(o->dlq_interval, &dlq_interval_ms, &err);
+    if (rc == 0 && dlq_interval_ms == 0) {
+        rc = sc_errf(&err, -SC_E_CONFIG, "-dlq-replay-interval must be above 0");
+    }
     if (rc < 0) {
         SC_LOG_ERROR("event=config_error err=\"%s\"", sc_err_message(&err, rc));
         return 2;
@@ -213,6 +229,17 @@ static int run(const opts_t *o)
         (void)uv_loop_close(&app.loop);
         return 1;
     }
+    sc_dlq_config_t dcfg = {.root = o->objects_dir, .interval_ms = dlq_interval_ms};
+    rc = sc_dlq_start(&app.loop, app.node, &dcfg, &app.dlq, &err);
+    if (rc < 0) {
+        SC_LOG_ERROR("event=start_failed err=\"%s\"", sc_err_message(&err, rc));
+        sc_ctl_api_close(app.api, api_closed, &app);
+        uv_run(&app.loop, UV_RUN_DEFAULT);
+        sc_ctl_api_free(app.api);
+        sc_raft_node_free(app.node);
+        (void)uv_loop_close(&app.loop);
+        return 1;
+    }
     sc_raft_node_set_on_stop(app.node, app_stop, &app);
     SC_ASSERT(uv_signal_init(&app.loop, &app.sigterm) == 0);
     SC_ASSERT(uv_signal_init(&app.loop, &app.sigint) == 0);
@@ -223,6 +250,7 @@ static int run(const opts_t *o)
                 o->api_address, sc_ctl_api_port(app.api));
     uv_run(&app.loop, UV_RUN_DEFAULT);
     bool failed = sc_raft_node_failed(app.node);
+    sc_dlq_free(app.dlq);
     sc_ctl_api_free(app.api);
     sc_raft_node_free(app.node);
     if (uv_loop_close(&app.loop) != 0) SC_LOG_WARN("event=loop_busy_at_exit");
@@ -239,6 +267,8 @@ int main(int argc, char **argv)
         .api_address = "127.0.0.1:9096",
         .peers = "",
         .log_level = "info",
+        .objects_dir = "./data/objects",
+        .dlq_interval = "10s",
     };
     if (parse_flags(argc, argv, &o) < 0) return 2;
     if (o.help) {

@@ -261,10 +261,17 @@ void set_unref(sc_fsm_t *f, uint32_t id)
 
 static const char B32[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
+/* Value + 1 of each canonical (upper-case) Crockford character; 0 for any other byte. */
+static const uint8_t B32_VAL[256] = {
+    ['0'] = 1,  ['1'] = 2,  ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,  ['6'] = 7,  ['7'] = 8,
+    ['8'] = 9,  ['9'] = 10, ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
+    ['G'] = 17, ['H'] = 18, ['J'] = 19, ['K'] = 20, ['M'] = 21, ['N'] = 22, ['P'] = 23, ['Q'] = 24,
+    ['R'] = 25, ['S'] = 26, ['T'] = 27, ['V'] = 28, ['W'] = 29, ['X'] = 30, ['Y'] = 31, ['Z'] = 32,
+};
+
 static int b32_val(char c)
 {
-    const char *p = c ? strchr(B32, c) : NULL;
-    return p ? (int)(p - B32) : -1;
+    return (int)B32_VAL[(uint8_t)c] - 1;
 }
 
 bool ulid_parse(const char *s, size_t n, uint8_t out[16])
@@ -325,12 +332,69 @@ static size_t extra_bytes(const rec_t *r)
     return n;
 }
 
+/* ---- record slabs (fsm_int.h) ---------------------------------------------------------------- */
+
+static void *slab_alloc(sc_fsm_t *f, size_t bytes)
+{
+    slabs_t *sl = &f->slabs;
+    if (bytes > SLAB_REC_MAX) return fsm_alloc(f, bytes);
+    uint32_t c = (uint32_t)((bytes - 1) / SLAB_LINE);
+    size_t slot = (size_t)(c + 1) * SLAB_LINE;
+    void *p = sl->free[c];
+    if (p) {
+        memcpy(&sl->free[c], p, sizeof(void *));
+    } else {
+        if (sl->left[c] < slot) {
+            if (grow(f, (void **)&sl->all, &sl->cap_all, sl->n_all + 1, sizeof(void *)) < 0)
+                return NULL;
+            uint8_t *slab = aligned_alloc(SLAB_LINE, SLAB_BYTES);
+            if (!slab) return NULL;
+            f->mem += chunk_of(SLAB_BYTES + SLAB_LINE);
+            sl->all[sl->n_all++] = slab;
+            sl->bump[c] = slab;
+            sl->left[c] = SLAB_BYTES;
+        }
+        p = sl->bump[c];
+        sl->bump[c] += slot;
+        sl->left[c] -= slot;
+    }
+    sl->live++;
+    SC_DASSERT(((uintptr_t)p & (SLAB_LINE - 1)) == 0);
+    return p;
+}
+
+/* Release every slab (all slots free or abandoned), as a new FSM has none. */
+static void slabs_clear(sc_fsm_t *f)
+{
+    slabs_t *sl = &f->slabs;
+    for (uint32_t i = 0; i < sl->n_all; i++) {
+        free(sl->all[i]);
+        f->mem -= chunk_of(SLAB_BYTES + SLAB_LINE);
+    }
+    fsm_free(f, sl->all, (size_t)sl->cap_all * sizeof(void *));
+    memset(sl, 0, sizeof(*sl));
+}
+
+static void slab_free(sc_fsm_t *f, void *p, size_t bytes)
+{
+    slabs_t *sl = &f->slabs;
+    if (bytes > SLAB_REC_MAX) {
+        fsm_free(f, p, bytes);
+        return;
+    }
+    uint32_t c = (uint32_t)((bytes - 1) / SLAB_LINE);
+    memcpy(p, &sl->free[c], sizeof(void *));
+    sl->free[c] = p;
+    SC_ASSERT(sl->live > 0);
+    if (!--sl->live) slabs_clear(f); /* the last record gone: give the slabs back */
+}
+
 rec_t *rec_alloc(sc_fsm_t *f, uint32_t n_ds, const char *id_text, size_t id_len, const char *key,
                  size_t key_len)
 {
     SC_ASSERT(n_ds <= SC_FSM_DATASETS_MAX);
     size_t bytes = sizeof(rec_t) + (size_t)n_ds * sizeof(ds_t);
-    rec_t *r = fsm_alloc(f, bytes);
+    rec_t *r = slab_alloc(f, bytes);
     if (!r) return NULL;
     memset(r, 0, bytes);
     r->n_ds = (uint16_t)n_ds;
@@ -338,7 +402,7 @@ rec_t *rec_alloc(sc_fsm_t *f, uint32_t n_ds, const char *id_text, size_t id_len,
     if (!extra) return r;
     r->extra = fsm_alloc(f, extra);
     if (!r->extra) {
-        fsm_free(f, r, bytes);
+        slab_free(f, r, bytes);
         return NULL;
     }
     char *p = r->extra;
@@ -372,7 +436,20 @@ void rec_release(sc_fsm_t *f, rec_t *r)
     str_unref(f, r->tenant);
     str_unref(f, r->created_by);
     fsm_free(f, r->extra, extra_bytes(r));
-    fsm_free(f, r, rec_bytes(r));
+    slab_free(f, r, rec_bytes(r));
+}
+
+/* r, its datasets released, as a tombstone: a header-only copy (r is freed). */
+static rec_t *rec_to_tomb(sc_fsm_t *f, rec_t *r, int64_t deleted_ms)
+{
+    size_t old = rec_bytes(r);
+    rec_t *t = slab_alloc(f, sizeof(rec_t));
+    SC_ASSERT(t); /* a committed entry must apply: see fsm.h "Failure" */
+    memcpy(t, r, sizeof(rec_t));
+    t->n_ds = 0;
+    t->deleted_ms = deleted_ms;
+    slab_free(f, r, old);
+    return t;
 }
 
 int rec_idcmp(const rec_t *a, const rec_t *b)
@@ -386,11 +463,26 @@ int rec_idcmp(const rec_t *a, const rec_t *b)
 bool key_is_standard(const char *key, size_t key_len, uint32_t level, uint32_t shard,
                      const char *tenant, const char *id)
 {
-    char std[SC_FSM_KEY_MAX + SC_FSM_STR_MAX + SC_FSM_ID_MAX + 64];
-    int n = snprintf(std, sizeof(std), "%s/%u/%s/%s/block.bin", level ? "blocks" : "segments",
-                     (unsigned)shard, tenant, id);
-    SC_ASSERT(n > 0 && (size_t)n < sizeof(std));
-    return (size_t)n == key_len && memcmp(std, key, key_len) == 0;
+    /* Compared piece by piece: this runs for every block added, snprintf would dominate. */
+    const char *prefix = level ? "blocks/" : "segments/";
+    size_t n = strlen(prefix);
+    if (key_len < n || memcmp(key, prefix, n) != 0) return false;
+    char num[16];
+    size_t digits = 0;
+    do {
+        num[digits++] = (char)('0' + shard % 10);
+        shard /= 10;
+    } while (shard);
+    for (size_t i = 0; i < digits; i++) {
+        if (n >= key_len || key[n++] != num[digits - 1 - i]) return false;
+    }
+    const char *parts[] = {"/", tenant, "/", id, "/block.bin"};
+    for (size_t i = 0; i < SC_ARRAY_LEN(parts); i++) {
+        size_t len = strlen(parts[i]);
+        if (key_len - n < len || memcmp(key + n, parts[i], len) != 0) return false;
+        n += len;
+    }
+    return n == key_len;
 }
 
 /* ---- records by id -------------------------------------------------------------------------- */
@@ -856,6 +948,8 @@ void fsm_clear(sc_fsm_t *f)
     f->cap_engines = 0;
     itab_clear(f, &f->sets);
     itab_clear(f, &f->strs);
+    SC_ASSERT(f->slabs.live == 0);
+    slabs_clear(f);
     SC_ASSERT(f->mem == 0); /* every accounted byte came back */
     sc_arena_free(&f->arena);
 }
@@ -998,10 +1092,7 @@ static void apply_delete(sc_fsm_t *f, const Scorch__Control__V1__DeleteBlocks *m
         rtab_del(f, &f->blocks, r);
         index_remove(f, r);
         rec_release_ds(f, r);
-        size_t old = rec_bytes(r);
-        r->n_ds = 0;
-        r = abort_realloc(f, r, old, rec_bytes(r));
-        r->deleted_ms = m->now_ms;
+        r = rec_to_tomb(f, r, m->now_ms);
         SC_ASSERT(rtab_add(f, &f->tombs, r) == 0);
         res->deleted++;
     }

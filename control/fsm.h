@@ -23,9 +23,10 @@
  * Memory. Tenant, service, profile-type and writer strings are interned (reference counted),
  * profile-type lists of datasets are interned as sets, ULIDs are stored as 16 binary bytes, and
  * an object key is stored only when it differs from the standard layout
- * `segments/<shard>/<tenant>/<ULID>/block.bin` (level 0) or `blocks/...` (level >= 1). A block
- * with one dataset costs one 128-byte allocation, its index entry and its id-table slot: ~180
- * bytes in all at 1 M blocks (sc_fsm_mem_bytes; bench/README.md "Control FSM").
+ * `segments/<shard>/<tenant>/<ULID>/block.bin` (level 0) or `blocks/...` (level >= 1). Records
+ * live in 64-byte-aligned slots of slabs, contiguous in arrival order. A block with one dataset
+ * costs a 128-byte slot, its index entry and its id-table slot: ~180 bytes in all at 1 M blocks
+ * (sc_fsm_mem_bytes; bench/README.md "Control FSM").
  *
  * Failure. A command that does not decode fails with -SC_E_MALFORMED, one that decodes but
  * breaks a rule (sc_fsm_check_block, the limits below) with -SC_E_INVALID; either way nothing

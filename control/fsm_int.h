@@ -125,8 +125,28 @@ typedef struct eng {
     int64_t registered_ms, heartbeat_ms;
 } eng_t;
 
+/* Records up to SLAB_REC_MAX bytes live in 64-byte slots of 64 KiB slabs, one run of slabs per
+ * slot size: records come out 64-byte aligned (a query's fields and the id share one cache
+ * line) and contiguous in arrival order (a query streams them), without malloc's per-chunk
+ * header. Larger records (over 19 datasets) come from malloc. A freed slot is reused by the next
+ * record of its size; slabs go back to malloc only when the last record goes. */
+#define SLAB_BYTES   (64 * 1024)
+#define SLAB_LINE    64
+#define SLAB_CLASSES 16
+#define SLAB_REC_MAX (SLAB_CLASSES * SLAB_LINE)
+
+typedef struct slabs {
+    void *free[SLAB_CLASSES]; /* freed slots, linked through their first word */
+    uint8_t *bump[SLAB_CLASSES];
+    size_t left[SLAB_CLASSES]; /* bytes left at bump */
+    void **all;                /* every slab, for release */
+    uint32_t n_all, cap_all;
+    uint64_t live; /* slots in use */
+} slabs_t;
+
 struct sc_fsm {
     uint64_t last_index;
+    slabs_t slabs;
     size_t mem; /* bytes held, at chunk sizes (sc_fsm_mem_bytes) */
     itab_t strs, sets;
     rtab_t blocks, tombs;

@@ -13,7 +13,7 @@
 #include "net/supervise.h"
 
 /* Set once scorch-control replays the dead-letter area (it then takes -storage.filesystem.dir). */
-#define SC_CONTROL_KNOWS_STORAGE 0
+#define SC_CONTROL_KNOWS_STORAGE 1
 #include "net/sc_build_info.h"
 
 int main(int argc, char **argv, char **envp)
