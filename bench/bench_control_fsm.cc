@@ -12,8 +12,7 @@
 //  - BM_Snapshot / BM_Restore: serialise the 1 M-block FSM (zstd) and restore it into a fresh
 //    one (checksum, decompress, verify, rebuild the index); bytes/s over the snapshot bytes.
 //  - BM_Memory (runs first): bytes per block, by the FSM's own accounting (sc_fsm_mem_bytes /
-//    count), by glibc's bytes in use (mallinfo2) and by the RSS growth while the 1 M-block FSM
-//    was built. Target: <= 300 B per block.
+//    count) and by the RSS growth while the 1 M-block FSM was built. Target: <= 300 B per block.
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -22,7 +21,6 @@
 #include <vector>
 
 #include <benchmark/benchmark.h>
-#include <malloc.h>
 #include <unistd.h>
 
 extern "C" {
@@ -128,17 +126,9 @@ long rss_bytes()
     return rss * sysconf(_SC_PAGESIZE);
 }
 
-// glibc's bytes in use: small chunks plus mmapped ones.
-long heap_in_use()
-{
-    struct mallinfo2 mi = mallinfo2();
-    return static_cast<long>(mi.uordblks + mi.hblkhd);
-}
-
 struct Shared {
     sc_fsm_t *fsm = nullptr;
     long rss_delta = 0;
-    long heap_delta = 0; // glibc's bytes in use (mallinfo2), freed scratch excluded
     std::vector<uint8_t> snapshot;
 };
 
@@ -148,7 +138,6 @@ Shared &shared()
     static Shared s;
     if (s.fsm) return s;
     long before = rss_bytes();
-    long heap_before = heap_in_use();
     s.fsm = sc_fsm_new();
     uint64_t index = 0;
     for (int j = 0; j < kBlocks; j += kBatch) {
@@ -159,7 +148,6 @@ Shared &shared()
             std::abort();
     }
     s.rss_delta = rss_bytes() - before;
-    s.heap_delta = heap_in_use() - heap_before;
     uint8_t *snap;
     size_t len;
     if (sc_fsm_snapshot(s.fsm, &snap, &len, nullptr) < 0) std::abort();
@@ -177,7 +165,6 @@ void BM_Memory(benchmark::State &state)
     double n = static_cast<double>(sc_fsm_block_count(s.fsm));
     state.counters["accounted_bytes_per_block"] = static_cast<double>(sc_fsm_mem_bytes(s.fsm)) / n;
     state.counters["rss_bytes_per_block"] = static_cast<double>(s.rss_delta) / n;
-    state.counters["heap_bytes_per_block"] = static_cast<double>(s.heap_delta) / n;
     state.counters["blocks"] = n;
 }
 BENCHMARK(BM_Memory)->Iterations(1);

@@ -1,10 +1,12 @@
-/* The metastore state machine (control/fsm.h): interned strings, the block and tombstone tables,
- * the tenant -> partition -> shard index, engine membership, applying commands and answering
- * queries. Must never read a clock, draw a random number, or let anything but the command bytes
- * decide what changes: every replica applies the same entries to the same effect. Hash-table
- * order never reaches the state or an answer (snapshots sort; queries walk the sorted index). */
+/* The metastore state machine (control/fsm.h): interned strings, record slabs, the block and
+ * tombstone tables, the tenant -> partition -> shard index, engine membership, and applying
+ * commands (queries are in fsm_query.c, snapshots in fsm_snap.c). Must never read a clock, draw a
+ * random number, or let anything but the command bytes decide what changes: every replica applies
+ * the same entries to the same effect. Hash-table order never reaches the state or an answer
+ * (snapshots sort; queries walk the sorted index). */
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <string.h>
 
 #include "base/arena.h"
@@ -218,6 +220,11 @@ static void strs_emptied(sc_fsm_t *f)
     fsm_free(f, f->tix, (size_t)f->n_tix * sizeof(tix_t *));
     f->tix = NULL;
     f->n_tix = 0;
+    for (uint32_t i = 0; i < f->n_pools; i++)
+        SC_ASSERT(!f->pools[i]);
+    fsm_free(f, f->pools, (size_t)f->n_pools * sizeof(slabs_t *));
+    f->pools = NULL;
+    f->n_pools = 0;
 }
 
 void str_unref(sc_fsm_t *f, uint32_t id)
@@ -334,26 +341,78 @@ static size_t extra_bytes(const rec_t *r)
 
 /* ---- record slabs (fsm_int.h) ---------------------------------------------------------------- */
 
-static void *slab_alloc(sc_fsm_t *f, size_t bytes)
+static uint32_t rec_home(const rec_t *r)
 {
-    slabs_t *sl = &f->slabs;
+    return r->n_ds ? r->ds[0].tenant : HOME_TOMBS;
+}
+
+static slabs_t *pool_of(sc_fsm_t *f, uint32_t home)
+{
+    if (home == HOME_TOMBS) return &f->tomb_slabs;
+    if (home >= f->n_pools) {
+        uint32_t n = f->strs.cap_ids > home ? f->strs.cap_ids : home + 1;
+        slabs_t **p =
+            fsm_realloc(f, f->pools, (size_t)f->n_pools * sizeof(*p), (size_t)n * sizeof(*p));
+        if (!p) return NULL;
+        memset(p + f->n_pools, 0, (size_t)(n - f->n_pools) * sizeof(*p));
+        f->pools = p;
+        f->n_pools = n;
+    }
+    if (!f->pools[home] && (f->pools[home] = fsm_alloc(f, sizeof(slabs_t))))
+        memset(f->pools[home], 0, sizeof(slabs_t));
+    return f->pools[home];
+}
+
+/* SLAB_HUGE bytes aligned to SLAB_HUGE, advised as a transparent huge page; NULL when mmap
+ * fails. Mapped directly: malloc would reserve twice the size to align it. */
+static void *huge_map(void)
+{
+    size_t len = 2 * (size_t)SLAB_HUGE;
+    uint8_t *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return NULL;
+    uintptr_t a = ((uintptr_t)p + SLAB_HUGE - 1) & ~(uintptr_t)(SLAB_HUGE - 1);
+    size_t head = a - (uintptr_t)p, tail = len - head - SLAB_HUGE;
+    if (head) SC_ASSERT(munmap(p, head) == 0);
+    if (tail) SC_ASSERT(munmap((uint8_t *)a + SLAB_HUGE, tail) == 0);
+    /* Only advice: without transparent huge pages the slab works the same. */
+    (void)madvise((void *)a, SLAB_HUGE, MADV_HUGEPAGE);
+    return (void *)a;
+}
+
+static size_t slab_cost(size_t bytes)
+{
+    return bytes == SLAB_HUGE ? SLAB_HUGE : chunk_of(bytes + SLAB_LINE);
+}
+
+/* A new slab for slot size c of sl: 0 or -SC_E_NOMEM. */
+static int slab_new(sc_fsm_t *f, slabs_t *sl, uint32_t c)
+{
+    if (grow(f, (void **)&sl->all, &sl->cap_all, sl->n_all + 1, sizeof(slab_t)) < 0)
+        return -SC_E_NOMEM;
+    bool huge = sl->n_class[c] >= SLAB_HUGE_AFTER;
+    size_t bytes = huge ? SLAB_HUGE : SLAB_BYTES;
+    uint8_t *p = huge ? huge_map() : aligned_alloc(SLAB_LINE, bytes);
+    if (!p) return -SC_E_NOMEM;
+    f->mem += slab_cost(bytes);
+    sl->all[sl->n_all++] = (slab_t){p, bytes};
+    sl->n_class[c]++;
+    sl->bump[c] = p;
+    sl->left[c] = bytes;
+    return 0;
+}
+
+static void *slab_alloc(sc_fsm_t *f, uint32_t home, size_t bytes)
+{
     if (bytes > SLAB_REC_MAX) return fsm_alloc(f, bytes);
+    slabs_t *sl = pool_of(f, home);
+    if (!sl) return NULL;
     uint32_t c = (uint32_t)((bytes - 1) / SLAB_LINE);
     size_t slot = (size_t)(c + 1) * SLAB_LINE;
     void *p = sl->free[c];
     if (p) {
         memcpy(&sl->free[c], p, sizeof(void *));
     } else {
-        if (sl->left[c] < slot) {
-            if (grow(f, (void **)&sl->all, &sl->cap_all, sl->n_all + 1, sizeof(void *)) < 0)
-                return NULL;
-            uint8_t *slab = aligned_alloc(SLAB_LINE, SLAB_BYTES);
-            if (!slab) return NULL;
-            f->mem += chunk_of(SLAB_BYTES + SLAB_LINE);
-            sl->all[sl->n_all++] = slab;
-            sl->bump[c] = slab;
-            sl->left[c] = SLAB_BYTES;
-        }
+        if (sl->left[c] < slot && slab_new(f, sl, c) < 0) return NULL;
         p = sl->bump[c];
         sl->bump[c] += slot;
         sl->left[c] -= slot;
@@ -363,38 +422,49 @@ static void *slab_alloc(sc_fsm_t *f, size_t bytes)
     return p;
 }
 
-/* Release every slab (all slots free or abandoned), as a new FSM has none. */
-static void slabs_clear(sc_fsm_t *f)
+/* Release every slab of a pool (all its slots free), and the pool. */
+static void pool_clear(sc_fsm_t *f, uint32_t home)
 {
-    slabs_t *sl = &f->slabs;
+    slabs_t *sl = home == HOME_TOMBS ? &f->tomb_slabs : f->pools[home];
+    SC_ASSERT(sl->live == 0);
     for (uint32_t i = 0; i < sl->n_all; i++) {
-        free(sl->all[i]);
-        f->mem -= chunk_of(SLAB_BYTES + SLAB_LINE);
+        if (sl->all[i].bytes == SLAB_HUGE) {
+            SC_ASSERT(munmap(sl->all[i].p, SLAB_HUGE) == 0);
+        } else {
+            free(sl->all[i].p);
+        }
+        f->mem -= slab_cost(sl->all[i].bytes);
     }
-    fsm_free(f, sl->all, (size_t)sl->cap_all * sizeof(void *));
+    fsm_free(f, sl->all, (size_t)sl->cap_all * sizeof(slab_t));
     memset(sl, 0, sizeof(*sl));
+    if (home == HOME_TOMBS) return;
+    fsm_free(f, sl, sizeof(*sl));
+    f->pools[home] = NULL;
 }
 
-static void slab_free(sc_fsm_t *f, void *p, size_t bytes)
+/* home: as given to slab_alloc (the string may already be gone: the id still names the pool). */
+static void slab_free(sc_fsm_t *f, uint32_t home, void *p, size_t bytes)
 {
-    slabs_t *sl = &f->slabs;
     if (bytes > SLAB_REC_MAX) {
         fsm_free(f, p, bytes);
         return;
     }
+    SC_ASSERT(home == HOME_TOMBS || (home < f->n_pools && f->pools[home]));
+    slabs_t *sl = home == HOME_TOMBS ? &f->tomb_slabs : f->pools[home];
     uint32_t c = (uint32_t)((bytes - 1) / SLAB_LINE);
     memcpy(p, &sl->free[c], sizeof(void *));
     sl->free[c] = p;
     SC_ASSERT(sl->live > 0);
-    if (!--sl->live) slabs_clear(f); /* the last record gone: give the slabs back */
+    if (!--sl->live) pool_clear(f, home); /* its last record gone */
 }
 
-rec_t *rec_alloc(sc_fsm_t *f, uint32_t n_ds, const char *id_text, size_t id_len, const char *key,
-                 size_t key_len)
+rec_t *rec_alloc(sc_fsm_t *f, uint32_t home, uint32_t n_ds, const char *id_text, size_t id_len,
+                 const char *key, size_t key_len)
 {
     SC_ASSERT(n_ds <= SC_FSM_DATASETS_MAX);
+    SC_ASSERT((home == HOME_TOMBS) == (n_ds == 0));
     size_t bytes = sizeof(rec_t) + (size_t)n_ds * sizeof(ds_t);
-    rec_t *r = slab_alloc(f, bytes);
+    rec_t *r = slab_alloc(f, home, bytes);
     if (!r) return NULL;
     memset(r, 0, bytes);
     r->n_ds = (uint16_t)n_ds;
@@ -402,7 +472,7 @@ rec_t *rec_alloc(sc_fsm_t *f, uint32_t n_ds, const char *id_text, size_t id_len,
     if (!extra) return r;
     r->extra = fsm_alloc(f, extra);
     if (!r->extra) {
-        slab_free(f, r, bytes);
+        slab_free(f, home, r, bytes);
         return NULL;
     }
     char *p = r->extra;
@@ -432,23 +502,27 @@ static void rec_release_ds(sc_fsm_t *f, rec_t *r)
 
 void rec_release(sc_fsm_t *f, rec_t *r)
 {
+    /* The header's strings go last: the last string gone releases the tables (strs_emptied),
+     * which must find every pool empty. */
+    uint32_t home = rec_home(r), tenant = r->tenant, created_by = r->created_by;
     rec_release_ds(f, r);
-    str_unref(f, r->tenant);
-    str_unref(f, r->created_by);
     fsm_free(f, r->extra, extra_bytes(r));
-    slab_free(f, r, rec_bytes(r));
+    slab_free(f, home, r, rec_bytes(r));
+    str_unref(f, tenant);
+    str_unref(f, created_by);
 }
 
 /* r, its datasets released, as a tombstone: a header-only copy (r is freed). */
 static rec_t *rec_to_tomb(sc_fsm_t *f, rec_t *r, int64_t deleted_ms)
 {
+    uint32_t home = rec_home(r);
     size_t old = rec_bytes(r);
-    rec_t *t = slab_alloc(f, sizeof(rec_t));
+    rec_t *t = slab_alloc(f, HOME_TOMBS, sizeof(rec_t));
     SC_ASSERT(t); /* a committed entry must apply: see fsm.h "Failure" */
     memcpy(t, r, sizeof(rec_t));
     t->n_ds = 0;
     t->deleted_ms = deleted_ms;
-    slab_free(f, r, old);
+    slab_free(f, home, r, old);
     return t;
 }
 
@@ -575,18 +649,6 @@ static void rtab_del(sc_fsm_t *f, rtab_t *t, const rec_t *r)
 }
 
 /* ---- the index ------------------------------------------------------------------------------ */
-
-static int64_t pno_of(int64_t t)
-{
-    int64_t q = t / SC_FSM_PARTITION_NS;
-    return (t % SC_FSM_PARTITION_NS < 0) ? q - 1 : q;
-}
-
-static int ient_cmp(const ient_t *a, const ient_t *b)
-{
-    if (a->min_ns != b->min_ns) return a->min_ns < b->min_ns ? -1 : 1;
-    return rec_idcmp(ient_rec(a), ient_rec(b));
-}
 
 /* One tenant's part of a block: its time range over that tenant's datasets. */
 typedef struct tgroup {
@@ -948,8 +1010,12 @@ void fsm_clear(sc_fsm_t *f)
     f->cap_engines = 0;
     itab_clear(f, &f->sets);
     itab_clear(f, &f->strs);
-    SC_ASSERT(f->slabs.live == 0);
-    slabs_clear(f);
+    for (uint32_t i = 0; i < f->n_pools; i++)
+        SC_ASSERT(!f->pools[i]); /* each went with its last record */
+    fsm_free(f, f->pools, (size_t)f->n_pools * sizeof(slabs_t *));
+    f->pools = NULL;
+    f->n_pools = 0;
+    SC_ASSERT(f->tomb_slabs.live == 0 && f->tomb_slabs.n_all == 0);
     SC_ASSERT(f->mem == 0); /* every accounted byte came back */
     sc_arena_free(&f->arena);
 }
@@ -1013,7 +1079,9 @@ static rec_t *rec_from_meta(sc_fsm_t *f, const Scorch__Metastore__V1__BlockMeta 
 {
     size_t id_len = strlen(b->id), key_len = strlen(b->key);
     bool std = key_is_standard(b->key, key_len, b->level, b->shard, b->tenant, b->id);
-    rec_t *r = rec_alloc(f, (uint32_t)b->n_datasets, ulid ? NULL : b->id, id_len,
+    SC_ASSERT(b->n_datasets > 0);
+    uint32_t home = str_ref_ok(f, b->datasets[0]->tenant); /* ds[0]'s reference */
+    rec_t *r = rec_alloc(f, home, (uint32_t)b->n_datasets, ulid ? NULL : b->id, id_len,
                          std ? NULL : b->key, key_len);
     SC_ASSERT(r);
     if (ulid) memcpy(r->id, id, 16);
@@ -1034,7 +1102,7 @@ static rec_t *rec_from_meta(sc_fsm_t *f, const Scorch__Metastore__V1__BlockMeta 
             .min_ns = d->min_time_ns,
             .max_ns = d->max_time_ns,
             .rows = d->rows,
-            .tenant = str_ref_ok(f, d->tenant),
+            .tenant = i ? str_ref_ok(f, d->tenant) : home,
             .service = str_ref_ok(f, d->service),
             .shard = d->shard,
             .series = d->series,
@@ -1233,362 +1301,4 @@ int sc_fsm_apply(sc_fsm_t *f, const uint8_t *cmd, size_t len, uint64_t index, sc
     }
     f->last_index = index;
     return 0;
-}
-
-/* ---- queries -------------------------------------------------------------------------------- */
-
-static void view_of(const sc_fsm_t *f, const rec_t *r, sc_fsm_block_t *b)
-{
-    b->min_time_ns = r->min_ns;
-    b->max_time_ns = r->max_ns;
-    b->size = r->size;
-    b->shard = r->shard;
-    b->level = r->level;
-    b->n_datasets = r->n_ds;
-    b->tenant = fsm_str(f, r->tenant)->s;
-    b->created_by = fsm_str(f, r->created_by)->s;
-    b->deleted_ms = r->deleted_ms;
-    b->fsm_ = f;
-    b->rec_ = r;
-}
-
-typedef struct qry {
-    const sc_fsm_t *f;
-    uint32_t tenant;
-    int64_t start_ns, end_ns;
-    const uint32_t *svc;
-    uint32_t n_svc;
-    uint32_t tag_mask; /* bit t: entries tagged t may match; bit 0 always */
-    int (*fn)(void *ctx, const sc_fsm_block_t *b);
-    void *ctx;
-} qry_t;
-
-static bool ds_match(const qry_t *q, const rec_t *r)
-{
-    for (uint32_t i = 0; i < r->n_ds; i++) {
-        const ds_t *d = &r->ds[i];
-        if (d->tenant != q->tenant || d->min_ns > q->end_ns || d->max_ns < q->start_ns) continue;
-        if (!q->n_svc) return true;
-        for (uint32_t k = 0; k < q->n_svc; k++) {
-            if (d->service == q->svc[k]) return true;
-        }
-    }
-    return false;
-}
-
-static int emit(const qry_t *q, const ient_t *e)
-{
-    if (e->max_ns < q->start_ns) return 0;
-    if (q->n_svc && !(q->tag_mask >> ient_tag(e) & 1)) return 0; /* none of its services */
-    const rec_t *r = ient_rec(e);
-    /* One dataset and no service filter: the entry's range is the dataset's. */
-    if ((r->n_ds > 1 || q->n_svc) && !ds_match(q, r)) return 0;
-    sc_fsm_block_t b;
-    view_of(q->f, r, &b);
-    return q->fn(q->ctx, &b);
-}
-
-typedef struct cur {
-    const ient_t *p, *end;
-} cur_t;
-
-static void heap_down(cur_t *h, uint32_t n, uint32_t i)
-{
-    for (;;) {
-        uint32_t l = 2 * i + 1, m = i;
-        if (l < n && ient_cmp(h[l].p, h[m].p) < 0) m = l;
-        if (l + 1 < n && ient_cmp(h[l + 1].p, h[m].p) < 0) m = l + 1;
-        if (m == i) return;
-        cur_t t = h[i];
-        h[i] = h[m];
-        h[m] = t;
-        i = m;
-    }
-}
-
-/* The range of v that may match: min in [start - the partition's max span, end]. */
-static cur_t shard_range(const shardv_t *s, int64_t lo_min, int64_t end_ns)
-{
-    uint32_t lo = 0, hi = s->n;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (s->v[mid].min_ns < lo_min) {
-            lo = mid + 1;
-        } else {
-            hi = mid;
-        }
-    }
-    uint32_t a = lo;
-    hi = s->n;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (s->v[mid].min_ns <= end_ns) {
-            lo = mid + 1;
-        } else {
-            hi = mid;
-        }
-    }
-    return (cur_t){s->v + a, s->v + lo};
-}
-
-/* A day's blocks do not fit in the cache: fetch the record a few entries ahead of its use. */
-#define PREFETCH_AHEAD 12
-
-static inline void prefetch_ahead(const ient_t *e, const ient_t *end)
-{
-    if (end - e > PREFETCH_AHEAD) __builtin_prefetch(ient_rec(&e[PREFETCH_AHEAD]));
-}
-
-/* Few shards (the usual case): pick the smallest head by a linear scan over their start times,
- * cheaper than a heap at this size; ids break ties only between equal starts. */
-#define MERGE_LINEAR_MAX 8
-
-static int merge_linear(const qry_t *q, cur_t *c, uint32_t n)
-{
-    int64_t key[MERGE_LINEAR_MAX];
-    SC_ASSERT(n <= MERGE_LINEAR_MAX);
-    for (uint32_t i = 0; i < n; i++)
-        key[i] = c[i].p->min_ns;
-    while (n) {
-        uint32_t m = 0;
-        for (uint32_t i = 1; i < n; i++) {
-            if (key[i] < key[m] ||
-                (key[i] == key[m] && rec_idcmp(ient_rec(c[i].p), ient_rec(c[m].p)) < 0))
-                m = i;
-        }
-        int rc = emit(q, c[m].p);
-        if (rc) return rc;
-        prefetch_ahead(c[m].p, c[m].end);
-        if (++c[m].p < c[m].end) {
-            key[m] = c[m].p->min_ns;
-            continue;
-        }
-        n--;
-        c[m] = c[n];
-        key[m] = key[n];
-    }
-    return 0;
-}
-
-static int query_part(const qry_t *q, const part_t *p, cur_t *heap)
-{
-    uint64_t back = (uint64_t)q->start_ns - (uint64_t)INT64_MIN;
-    int64_t lo_min =
-        p->max_span >= back ? INT64_MIN : (int64_t)((uint64_t)q->start_ns - p->max_span);
-    uint32_t n = 0;
-    for (uint32_t i = 0; i < p->n_shards; i++) {
-        cur_t c = shard_range(&p->shards[i], lo_min, q->end_ns);
-        if (c.p < c.end) heap[n++] = c;
-    }
-    if (n == 1) {
-        for (const ient_t *e = heap[0].p; e < heap[0].end; e++) {
-            prefetch_ahead(e, heap[0].end);
-            int rc = emit(q, e);
-            if (rc) return rc;
-        }
-        return 0;
-    }
-    if (n <= MERGE_LINEAR_MAX) return merge_linear(q, heap, n);
-    for (uint32_t i = n / 2; i-- > 0;)
-        heap_down(heap, n, i);
-    while (n) {
-        int rc = emit(q, heap[0].p);
-        if (rc) return rc;
-        if (++heap[0].p == heap[0].end) heap[0] = heap[--n];
-        heap_down(heap, n, 0);
-    }
-    return 0;
-}
-
-int sc_fsm_query_blocks(const sc_fsm_t *f, const char *tenant, int64_t start_ns, int64_t end_ns,
-                        const char *const *services, uint32_t n_services,
-                        int (*fn)(void *ctx, const sc_fsm_block_t *b), void *ctx)
-{
-    SC_ASSERT(f);
-    SC_ASSERT(tenant && fn);
-    SC_ASSERT(services || n_services == 0);
-    if (start_ns > end_ns || n_services > SC_FSM_SERVICES_MAX) return -SC_E_INVALID;
-    uint32_t tid = str_find(f, tenant, strlen(tenant));
-    if (tid == UINT32_MAX || tid >= f->n_tix || !f->tix[tid]) return 0;
-    uint32_t svc[SC_FSM_SERVICES_MAX], n_svc = 0;
-    for (uint32_t i = 0; i < n_services; i++) {
-        uint32_t s = str_find(f, services[i], strlen(services[i]));
-        if (s != UINT32_MAX) svc[n_svc++] = s;
-    }
-    if (n_services && !n_svc) return 0; /* none of those services has ever been seen */
-    uint32_t tag_mask = 1;
-    for (uint32_t i = 0; i < n_svc; i++)
-        tag_mask |= 1u << service_tag(svc[i]);
-    qry_t q = {f, tid, start_ns, end_ns, svc, n_svc, tag_mask, fn, ctx};
-    const tix_t *x = f->tix[tid];
-    int64_t last = pno_of(end_ns);
-    uint32_t max_shards = 0;
-    for (uint32_t i = 0; i < x->n_parts && x->parts[i].pno <= last; i++) {
-        if (x->parts[i].n_shards > max_shards) max_shards = x->parts[i].n_shards;
-    }
-    cur_t stack_heap[64], *heap = stack_heap;
-    if (max_shards > SC_ARRAY_LEN(stack_heap) && !(heap = malloc(max_shards * sizeof(cur_t))))
-        return -SC_E_NOMEM;
-    int rc = 0;
-    for (uint32_t i = 0; rc == 0 && i < x->n_parts && x->parts[i].pno <= last; i++) {
-        if (x->parts[i].max_ns >= start_ns) rc = query_part(&q, &x->parts[i], heap);
-    }
-    if (heap != stack_heap) free(heap);
-    return rc;
-}
-
-int sc_fsm_find_block(const sc_fsm_t *f, const char *id,
-                      int (*fn)(void *ctx, const sc_fsm_block_t *b), void *ctx)
-{
-    SC_ASSERT(f);
-    SC_ASSERT(id && fn);
-    size_t n = strlen(id);
-    uint8_t bin[16] = {0};
-    bool ulid = ulid_parse(id, n, bin);
-    const rec_t *r = rtab_find(&f->blocks, bin, ulid ? NULL : id, n);
-    if (!r) return -SC_E_NOT_FOUND;
-    sc_fsm_block_t b;
-    view_of(f, r, &b);
-    return fn(ctx, &b);
-}
-
-typedef struct tname {
-    const char *name;
-    uint64_t n_blocks;
-} tname_t;
-
-static int tname_cmp(const void *a, const void *b)
-{
-    return strcmp(((const tname_t *)a)->name, ((const tname_t *)b)->name);
-}
-
-int sc_fsm_list_tenants(const sc_fsm_t *f,
-                        int (*fn)(void *ctx, const char *tenant, uint64_t n_blocks), void *ctx)
-{
-    SC_ASSERT(f);
-    SC_ASSERT(fn);
-    uint32_t n = 0;
-    for (uint32_t i = 0; i < f->n_tix; i++)
-        n += f->tix[i] != NULL;
-    if (!n) return 0;
-    tname_t *v = malloc(n * sizeof(*v));
-    if (!v) return -SC_E_NOMEM;
-    n = 0;
-    for (uint32_t i = 0; i < f->n_tix; i++) {
-        if (f->tix[i]) v[n++] = (tname_t){fsm_str(f, i)->s, f->tix[i]->n_blocks};
-    }
-    qsort(v, n, sizeof(*v), tname_cmp);
-    int rc = 0;
-    for (uint32_t i = 0; rc == 0 && i < n; i++)
-        rc = fn(ctx, v[i].name, v[i].n_blocks);
-    free(v);
-    return rc;
-}
-
-int sc_fsm_engines(const sc_fsm_t *f, int (*fn)(void *ctx, const sc_fsm_engine_t *e), void *ctx)
-{
-    SC_ASSERT(f);
-    SC_ASSERT(fn);
-    for (uint32_t i = 0; i < f->n_engines; i++) {
-        const eng_t *e = &f->engines[i];
-        sc_fsm_engine_t v = {e->id,      e->address,       (const char *const *)e->roles,
-                             e->n_roles, e->registered_ms, e->heartbeat_ms};
-        int rc = fn(ctx, &v);
-        if (rc) return rc;
-    }
-    return 0;
-}
-
-static int rec_ptr_cmp(const void *a, const void *b)
-{
-    return rec_idcmp(*(const rec_t *const *)a, *(const rec_t *const *)b);
-}
-
-int sc_fsm_tombstones(const sc_fsm_t *f, int (*fn)(void *ctx, const sc_fsm_block_t *b), void *ctx)
-{
-    SC_ASSERT(f);
-    SC_ASSERT(fn);
-    const rtab_t *t = &f->tombs;
-    if (!t->n) return 0;
-    const rec_t **v = malloc(t->n * sizeof(*v));
-    if (!v) return -SC_E_NOMEM;
-    size_t n = 0;
-    for (size_t i = 0; i <= t->mask; i++) {
-        if (t->slots[i]) v[n++] = t->slots[i];
-    }
-    qsort(v, n, sizeof(*v), rec_ptr_cmp);
-    int rc = 0;
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        sc_fsm_block_t b;
-        view_of(f, v[i], &b);
-        rc = fn(ctx, &b);
-    }
-    free(v);
-    return rc;
-}
-
-/* ---- views ---------------------------------------------------------------------------------- */
-
-void sc_fsm_block_id(const sc_fsm_block_t *b, char out[SC_FSM_ID_MAX + 1])
-{
-    SC_ASSERT(b && b->rec_);
-    const rec_t *r = b->rec_;
-    const char *t = rec_id_text(r);
-    if (t) {
-        size_t n = strlen(t);
-        SC_ASSERT(n <= SC_FSM_ID_MAX);
-        memcpy(out, t, n + 1);
-        return;
-    }
-    ulid_format(r->id, out);
-}
-
-int sc_fsm_block_key(const sc_fsm_block_t *b, char *out, size_t cap)
-{
-    SC_ASSERT(b && b->rec_);
-    SC_ASSERT(out || cap == 0);
-    const rec_t *r = b->rec_;
-    const char *k = rec_key(r);
-    int n;
-    if (k) {
-        n = snprintf(out, cap, "%s", k);
-    } else {
-        char id[SC_FSM_ID_MAX + 1];
-        sc_fsm_block_id(b, id);
-        n = snprintf(out, cap, "%s/%u/%s/%s/block.bin", r->level ? "blocks" : "segments",
-                     (unsigned)r->shard, b->tenant, id);
-    }
-    SC_ASSERT(n >= 0);
-    return (size_t)n < cap ? n : -SC_E_TOO_LARGE;
-}
-
-void sc_fsm_block_dataset(const sc_fsm_block_t *b, uint32_t i, sc_fsm_dataset_t *out)
-{
-    SC_ASSERT(b && b->rec_ && out);
-    const rec_t *r = b->rec_;
-    SC_ASSERT(i < r->n_ds);
-    const ds_t *d = &r->ds[i];
-    const sc_fsm_t *f = b->fsm_;
-    *out = (sc_fsm_dataset_t){
-        .tenant = fsm_str(f, d->tenant)->s,
-        .service = fsm_str(f, d->service)->s,
-        .shard = d->shard,
-        .min_time_ns = d->min_ns,
-        .max_time_ns = d->max_ns,
-        .series = d->series,
-        .rows = d->rows,
-        .n_profile_types = fsm_set(f, d->set)->len / (uint32_t)sizeof(uint32_t),
-        .fsm_ = f,
-        .set_ = d->set,
-    };
-}
-
-const char *sc_fsm_dataset_profile_type(const sc_fsm_dataset_t *d, uint32_t k)
-{
-    SC_ASSERT(d && d->fsm_);
-    SC_ASSERT(k < d->n_profile_types);
-    const istr_t *s = fsm_set(d->fsm_, d->set_);
-    uint32_t id;
-    memcpy(&id, s->s + (size_t)k * sizeof(uint32_t), sizeof(id));
-    return fsm_str(d->fsm_, id)->s;
 }

@@ -24,8 +24,9 @@
  * profile-type lists of datasets are interned as sets, ULIDs are stored as 16 binary bytes, and
  * an object key is stored only when it differs from the standard layout
  * `segments/<shard>/<tenant>/<ULID>/block.bin` (level 0) or `blocks/...` (level >= 1). Records
- * live in 64-byte-aligned slots of slabs, contiguous in arrival order. A block with one dataset
- * costs a 128-byte slot, its index entry and its id-table slot: ~180 bytes in all at 1 M blocks
+ * live in 64-byte-aligned slots of per-tenant slabs (huge pages once a tenant is big), so one
+ * tenant's records are contiguous in arrival order. A block with one dataset costs a 128-byte
+ * slot, its index entry and its id-table slot: ~180 bytes in all at 1 M blocks
  * (sc_fsm_mem_bytes; bench/README.md "Control FSM").
  *
  * Failure. A command that does not decode fails with -SC_E_MALFORMED, one that decodes but

@@ -732,7 +732,8 @@ static bool load_recs(load_t *l, bool tomb)
         for (uint32_t k = 0; k < o.h.n_ds; k++) {
             if (!load_ds(l, o.h.min_ns, &l->ds[k])) return false;
         }
-        rec_t *r = rec_alloc(f, o.h.n_ds, o.text, o.text_len, o.key, o.key_len);
+        uint32_t home = o.h.n_ds ? l->ds[0].tenant : HOME_TOMBS;
+        rec_t *r = rec_alloc(f, home, o.h.n_ds, o.text, o.text_len, o.key, o.key_len);
         if (!r) return oom(l);
         memcpy(r->id, o.h.id, 16);
         r->min_ns = o.h.min_ns;

@@ -693,6 +693,54 @@ static void test_membership(void **state)
     sc_fsm_free(f);
 }
 
+static void test_standard_keys(void **state)
+{
+    (void)state;
+    const char *id = "01HF7YAT00ABCDEFGHJKMNPQRS";
+    struct {
+        const char *key;
+        uint32_t level, shard;
+        bool standard;
+    } cases[] = {
+        {"segments/3/acme/01HF7YAT00ABCDEFGHJKMNPQRS/block.bin", 0, 3, true},
+        {"blocks/3/acme/01HF7YAT00ABCDEFGHJKMNPQRS/block.bin", 1, 3, true},
+        {"blocks/3/acme/01HF7YAT00ABCDEFGHJKMNPQRS/block.bin", 0, 3, false},
+        {"segments/03/acme/01HF7YAT00ABCDEFGHJKMNPQRS/block.bin", 0, 3, false},
+        {"segments/0/acme/01HF7YAT00ABCDEFGHJKMNPQRS/block.bin", 0, 0, true},
+        {"segments/4294967295/acme/01HF7YAT00ABCDEFGHJKMNPQRS/block.bin", 0, 4294967295u, true},
+        {"segments/3/acme/01HF7YAT00ABCDEFGHJKMNPQRS/block.bin2", 0, 3, false},
+        {"segments/3/acme/01HF7YAT00ABCDEFGHJKMNPQRS/block.bi", 0, 3, false},
+        {"segments/3/acm/01HF7YAT00ABCDEFGHJKMNPQRS/block.bin", 0, 3, false},
+        {"segments/3", 0, 3, false},
+        {"segments/", 0, 3, false},
+        {"", 0, 3, false},
+    };
+    for (size_t i = 0; i < SC_ARRAY_LEN(cases); i++) {
+        assert_int_equal(key_is_standard(cases[i].key, strlen(cases[i].key), cases[i].level,
+                                         cases[i].shard, "acme", id),
+                         cases[i].standard);
+    }
+    /* Each kept exactly through the FSM, whether stored or derived. */
+    sc_fsm_t *f = sc_fsm_new();
+    for (size_t i = 0; i < SC_ARRAY_LEN(cases); i++) {
+        char u[27];
+        tb_t t;
+        mk_ulid(1700000000000, 100 + i, u);
+        tb_init(&t, u, "acme", cases[i].shard, cases[i].level);
+        tb_ds(&t, "acme", "api", T0, T0 + 1, 1);
+        char *at = strstr(cases[i].key, id);
+        if (at) {
+            snprintf(t.key, sizeof(t.key), "%.*s%s%s", (int)(at - cases[i].key), cases[i].key, u,
+                     at + strlen(id));
+        } else {
+            snprintf(t.key, sizeof(t.key), "%s", cases[i].key);
+        }
+        add1(f, &t, 1);
+        assert_meta_round_trip(f, &t.m);
+    }
+    sc_fsm_free(f);
+}
+
 static void test_text_ids_and_keys(void **state)
 {
     (void)state;
@@ -1343,10 +1391,11 @@ int main(void)
         cmocka_unit_test(test_add_query_list),       cmocka_unit_test(test_idempotent),
         cmocka_unit_test(test_multi_tenant),         cmocka_unit_test(test_service_filter),
         cmocka_unit_test(test_time_edges),           cmocka_unit_test(test_delete_tombstones),
-        cmocka_unit_test(test_membership),           cmocka_unit_test(test_text_ids_and_keys),
-        cmocka_unit_test(test_malformed_commands),   cmocka_unit_test(test_snapshot_round_trip),
-        cmocka_unit_test(test_snapshot_damage),      cmocka_unit_test(test_rechecksummed_damage),
-        cmocka_unit_test(test_random_against_model), cmocka_unit_test(test_memory_per_block),
+        cmocka_unit_test(test_membership),           cmocka_unit_test(test_standard_keys),
+        cmocka_unit_test(test_text_ids_and_keys),    cmocka_unit_test(test_malformed_commands),
+        cmocka_unit_test(test_snapshot_round_trip),  cmocka_unit_test(test_snapshot_damage),
+        cmocka_unit_test(test_rechecksummed_damage), cmocka_unit_test(test_random_against_model),
+        cmocka_unit_test(test_memory_per_block),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
