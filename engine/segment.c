@@ -177,6 +177,25 @@ static void refuse(seg_core_t *c, sc_ingest_batch_t *b, int status, const char *
     answer(c, b, status);
 }
 
+/* Fail every batch of a list (they were never made durable). */
+static void fail_waiters(seg_core_t *c, sc_ingest_batch_t *b, int status, const char *why)
+{
+    while (b) {
+        sc_ingest_batch_t *next = b->next_waiter; /* b is the ingest core's after refuse() */
+        sc_counter_inc(&c->st->ack_failed);
+        refuse(c, b, status, "storage: %s", why);
+        b = next;
+    }
+}
+
+static void open_ds_free(open_ds_t *o)
+{
+    sc_dataset_free(o->d);
+    free(o->tenant);
+    free(o->service);
+    free(o);
+}
+
 /* ---- series limit ---------------------------------------------------------------------------- */
 
 static uint32_t mono_s(const seg_core_t *c)
@@ -321,6 +340,13 @@ static void sweep(sc_timer_t *t, int64_t now_ns)
     for (uint32_t ti = 0; ti < SERIES_TENANTS; ti++) {
         series_set_t *set = &c->sets[ti];
         if (!set->count) continue;
+        uint32_t idle_n = 0;
+        for (uint32_t i = 0; i < set->cap; i++)
+            idle_n += set->fp[i] && now - set->seen[i] > idle;
+        if (!idle_n) {
+            active += set->count;
+            continue;
+        }
         /* Rebuild without the idle entries (linear probing has no cheap delete). */
         series_set_t keep = {.fp = calloc(set->cap, sizeof(uint64_t)),
                              .seen = calloc(set->cap, sizeof(uint32_t)),
@@ -396,10 +422,7 @@ static open_ds_t *dataset_of(seg_core_t *c, const char *tenant, uint32_t shard, 
     o->tenant = strdup(tenant);
     o->service = malloc(service.len + 1);
     if (!o->d || !o->tenant || !o->service) {
-        sc_dataset_free(o->d);
-        free(o->tenant);
-        free(o->service);
-        free(o);
+        open_ds_free(o);
         return NULL;
     }
     memcpy(o->service, service.p, service.len);
@@ -543,18 +566,16 @@ static void seal_finish(seal_t *sl, int status, const char *why)
         sc_counter_inc(&c->st->seal_failures);
         SC_LOG_ERROR("event=seal_failed key=%s err=\"%s\"", sl->key, why);
     }
-    sc_ingest_batch_t *b = sl->waiters;
-    while (b) {
-        sc_ingest_batch_t *next = b->next_waiter; /* b is the ingest core's after answer() */
-        if (status == 0) {
+    if (status == 0) {
+        for (sc_ingest_batch_t *b = sl->waiters; b;) {
+            sc_ingest_batch_t *next = b->next_waiter; /* b is the ingest core's after answer() */
             sc_counter_inc(&c->st->acked);
             sc_counter_add(&c->st->ack_ns_sum, (uint64_t)(now - b->appended_ns));
             answer(c, b, 0);
-        } else {
-            sc_counter_inc(&c->st->ack_failed);
-            refuse(c, b, status, "storage: %s", why);
+            b = next;
         }
-        b = next;
+    } else {
+        fail_waiters(c, sl->waiters, status, why);
     }
     SC_ASSERT(c->seals_inflight > 0 && c->sealing_bytes >= sl->bytes);
     c->seals_inflight--;
@@ -584,49 +605,37 @@ static void seal_io_done(sc_obj_req_t *r, int res)
     seal_finish(sl, 0, NULL);
 }
 
-/* The metastore record of a block, packed (malloc'd). */
+/* The metastore record of a block, packed (malloc'd); the message is built in arena a. */
 static int pack_meta(const sc_block_meta_t *m, const seal_t *sl, uint32_t shard, const char *node,
-                     uint8_t **out, size_t *out_len)
+                     sc_arena_t *a, uint8_t **out, size_t *out_len)
 {
     Scorch__Metastore__V1__BlockMeta bm;
     scorch__metastore__v1__block_meta__init(&bm);
-    Scorch__Metastore__V1__Dataset *ds = calloc(m->n_datasets ? m->n_datasets : 1, sizeof(*ds));
-    Scorch__Metastore__V1__Dataset **dp = calloc(m->n_datasets ? m->n_datasets : 1, sizeof(*dp));
-    char **strs = NULL;
-    size_t n_strs = 0;
-    for (uint32_t i = 0; i < m->n_datasets; i++)
-        n_strs += 2 + m->datasets[i].n_profile_types;
-    strs = calloc(n_strs ? n_strs : 1, sizeof(char *));
-    int rc = -SC_E_NOMEM;
-    if (!ds || !dp || !strs) goto out;
-    size_t si = 0;
-#define DUP_STR(dst, s)                                                                            \
-    do {                                                                                           \
-        strs[si] = strndup((s).p ? (s).p : "", (s).len);                                           \
-        if (!strs[si]) goto out;                                                                   \
-        (dst) = strs[si++];                                                                        \
-    } while (0)
-    for (uint32_t i = 0; i < m->n_datasets; i++) {
+    uint32_t n = m->n_datasets;
+    Scorch__Metastore__V1__Dataset *ds = sc_arena_alloc(a, sizeof(*ds) * (n ? n : 1), 8);
+    Scorch__Metastore__V1__Dataset **dp = sc_arena_alloc(a, sizeof(*dp) * (n ? n : 1), 8);
+    if (!ds || !dp) return -SC_E_NOMEM;
+    for (uint32_t i = 0; i < n; i++) {
         const sc_block_dataset_meta_t *d = &m->datasets[i];
         Scorch__Metastore__V1__Dataset *o = &ds[i];
         scorch__metastore__v1__dataset__init(o);
-        DUP_STR(o->tenant, d->tenant);
-        DUP_STR(o->service, d->service);
+        o->tenant = sc_arena_strndup(a, d->tenant.p ? d->tenant.p : "", d->tenant.len);
+        o->service = sc_arena_strndup(a, d->service.p ? d->service.p : "", d->service.len);
+        o->profile_types = sc_arena_alloc(a, sizeof(char *) * (d->n_profile_types + 1), 8);
+        if (!o->tenant || !o->service || !o->profile_types) return -SC_E_NOMEM;
+        for (uint32_t k = 0; k < d->n_profile_types; k++) {
+            sc_str_t t = d->profile_types[k];
+            o->profile_types[k] = sc_arena_strndup(a, t.p ? t.p : "", t.len);
+            if (!o->profile_types[k]) return -SC_E_NOMEM;
+        }
+        o->n_profile_types = d->n_profile_types;
         o->shard = d->shard;
         o->min_time_ns = d->min_time_ns;
         o->max_time_ns = d->max_time_ns;
         o->series = d->n_series;
         o->rows = d->n_rows;
-        o->n_profile_types = d->n_profile_types;
-        o->profile_types = (char **)&strs[si];
-        for (uint32_t k = 0; k < d->n_profile_types; k++) {
-            char *unused;
-            DUP_STR(unused, d->profile_types[k]);
-            (void)unused;
-        }
         dp[i] = o;
     }
-#undef DUP_STR
     bm.id = (char *)(uintptr_t)m->id;
     bm.shard = shard;
     bm.tenant = (char *)(uintptr_t) "anonymous";
@@ -635,21 +644,14 @@ static int pack_meta(const sc_block_meta_t *m, const seal_t *sl, uint32_t shard,
     bm.size = sl->obj_len;
     bm.level = 0;
     bm.key = (char *)(uintptr_t)sl->key;
-    bm.n_datasets = m->n_datasets;
+    bm.n_datasets = n;
     bm.datasets = dp;
     bm.created_by = (char *)(uintptr_t)node;
-    size_t n = scorch__metastore__v1__block_meta__get_packed_size(&bm);
-    *out = malloc(n ? n : 1);
-    if (!*out) goto out;
+    size_t len = scorch__metastore__v1__block_meta__get_packed_size(&bm);
+    *out = malloc(len ? len : 1);
+    if (!*out) return -SC_E_NOMEM;
     *out_len = scorch__metastore__v1__block_meta__pack(&bm, *out);
-    rc = 0;
-out:
-    for (size_t i = 0; strs && i < n_strs; i++)
-        free(strs[i]);
-    free(strs);
-    free(dp);
-    free(ds);
-    return rc;
+    return 0;
 }
 
 /* Seal the open segment: encode it into one object and start writing it. */
@@ -660,100 +662,84 @@ static void seal_now(seg_core_t *c)
     if (!c->opened_ns) return;
     sc_timer_cancel(&c->core->timers, &c->seal_timer);
     /* Take the open segment: from here on new batches start a new one. */
-    sc_dataset_t **ds = malloc(sizeof(*ds) * (c->n_ds ? c->n_ds : 1));
-    open_ds_t **owned = malloc(sizeof(*owned) * (c->n_ds ? c->n_ds : 1));
+    uint32_t n = c->n_ds;
+    open_ds_t **owned = malloc(sizeof(*owned) * (n ? n : 1));
+    sc_dataset_t **ds = malloc(sizeof(*ds) * (n ? n : 1));
     seal_t *sl = calloc(1, sizeof(*sl));
-    uint32_t n = 0;
+    uint32_t k = 0;
     for (uint32_t i = 0; i < c->tab_cap; i++) {
-        for (open_ds_t *o = c->tab[i]; o; o = o->next) {
-            if (ds && owned) {
-                ds[n] = o->d;
-                owned[n] = o;
+        for (open_ds_t *o = c->tab[i]; o;) {
+            open_ds_t *next = o->next;
+            if (owned && ds) {
+                owned[k] = o;
+                ds[k] = o->d;
+            } else {
+                open_ds_free(o); /* no memory to seal with: the segment is dropped, see below */
             }
-            n++;
+            k++;
+            o = next;
         }
         c->tab[i] = NULL;
     }
-    SC_ASSERT(n == c->n_ds);
+    SC_ASSERT(k == n);
     sc_ingest_batch_t *waiters = c->w_head;
     c->w_head = c->w_tail = NULL;
     c->n_ds = 0;
     c->opened_ns = 0;
-    uint64_t open_bytes = c->open_bytes;
     c->open_bytes = 0;
     sc_counter_set(&c->st->open_bytes, 0);
 
-    char why[640] = "out of memory sealing the segment";
-    int status = -SC_E_NOMEM;
-    if (!ds || !owned || !sl) goto fail_early;
-    sl->sc = c;
-    sl->waiters = waiters;
-    char ulid[27];
-    sc_ulid_new(sc_clock_wall_ns() / SC_NS_PER_MS, ulid);
-    /* The key's shard component is the segment core (one object per core per seal; the datasets
-     * inside carry their shards). */
-    snprintf(sl->key, sizeof(sl->key), "segments/%u/anonymous/%s/block.bin", (unsigned)c->core->id,
-             ulid);
-    snprintf(sl->dlq_key, sizeof(sl->dlq_key), "dlq/%u/anonymous/%s/meta.pb", (unsigned)c->core->id,
-             ulid);
-    sc_arena_t a;
-    sc_arena_init(&a, SC_KiB(16), 0);
-    sc_block_meta_t meta;
-    sc_err_t err;
-    sc_err_clear(&err);
-    int rc = sc_block_encoder_run(c->enc, ds, n, ulid, s->cfg.zstd_level, &sl->obj, &sl->obj_len,
+    char why[640];
+    int rc = -SC_E_NOMEM;
+    snprintf(why, sizeof(why), "out of memory sealing the segment");
+    if (owned && ds && sl) {
+        char ulid[SC_ULID_LEN + 1];
+        sc_ulid_new(sc_clock_wall_ns() / SC_NS_PER_MS, ulid);
+        /* The key's shard component is the segment core (one object per core per seal; the
+         * datasets inside carry their shards). */
+        snprintf(sl->key, sizeof(sl->key), "segments/%u/anonymous/%s/block.bin",
+                 (unsigned)c->core->id, ulid);
+        snprintf(sl->dlq_key, sizeof(sl->dlq_key), "dlq/%u/anonymous/%s/meta.pb",
+                 (unsigned)c->core->id, ulid);
+        sc_arena_t a;
+        sc_arena_init(&a, SC_KiB(16), 0);
+        sc_block_meta_t meta;
+        sc_err_t err;
+        sc_err_clear(&err);
+        rc = sc_block_encoder_run(c->enc, ds, n, ulid, s->cfg.zstd_level, &sl->obj, &sl->obj_len,
                                   &meta, &a, &err);
-    if (rc == 0) {
-        rc = pack_meta(&meta, sl, c->core->id, s->cfg.node_id ? s->cfg.node_id : "", &sl->meta,
-                       &sl->meta_len);
-        if (rc < 0) sc_errf(&err, rc, "packing the block's metadata");
+        /* meta's strings point into the datasets: pack before they are freed. */
+        if (rc == 0) {
+            rc = pack_meta(&meta, sl, c->core->id, s->cfg.node_id ? s->cfg.node_id : "", &a,
+                           &sl->meta, &sl->meta_len);
+            if (rc < 0) sc_errf(&err, rc, "packing the block's metadata");
+        }
+        if (rc < 0) {
+            snprintf(why, sizeof(why), "encoding the segment failed: %s", sc_err_message(&err, rc));
+        }
+        sc_arena_free(&a);
+        for (uint32_t i = 0; i < n; i++)
+            open_ds_free(owned[i]);
     }
-    sc_arena_free(&a);
-    for (uint32_t i = 0; i < n; i++) {
-        sc_dataset_free(owned[i]->d);
-        free(owned[i]->tenant);
-        free(owned[i]->service);
-        free(owned[i]);
-    }
-    free(ds);
     free(owned);
+    free(ds);
     if (rc < 0) {
-        snprintf(why, sizeof(why), "encoding the segment failed: %s", sc_err_message(&err, rc));
-        c->seals_inflight++;
-        c->sealing_bytes += sl->bytes;
-        seal_finish(sl, rc == -SC_E_NOMEM ? -SC_E_NOMEM : -SC_E_INTERNAL, why);
+        if (sl) seal_free(sl);
+        sc_counter_inc(&c->st->seal_failures);
+        SC_LOG_ERROR("event=seal_failed core=%u err=\"%s\"", (unsigned)c->core->id, why);
+        fail_waiters(c, waiters, rc == -SC_E_NOMEM ? -SC_E_NOMEM : -SC_E_INTERNAL, why);
         return;
     }
+    sl->sc = c;
+    sl->waiters = waiters;
     sl->bytes = sl->obj_len + sl->meta_len;
     c->seals_inflight++;
     c->sealing_bytes += sl->bytes;
     sc_counter_set(&c->st->sealing_bytes, c->sealing_bytes);
-    (void)open_bytes;
     sl->req.done = seal_io_done;
     sl->req.ctx = sl;
     sl->iov = (struct iovec){.iov_base = sl->obj, .iov_len = sl->obj_len};
     sc_obj_put(s->cfg.store, &c->core->io, &sl->req, sl->key, &sl->iov, 1);
-    return;
-
-fail_early:
-    /* Without memory for the seal itself: free the segment and fail its waiters. */
-    if (ds && owned) {
-        for (uint32_t i = 0; i < n; i++) {
-            sc_dataset_free(owned[i]->d);
-            free(owned[i]->tenant);
-            free(owned[i]->service);
-            free(owned[i]);
-        }
-    }
-    free(ds);
-    free(owned);
-    free(sl);
-    for (sc_ingest_batch_t *b = waiters; b;) {
-        sc_ingest_batch_t *next = b->next_waiter;
-        sc_counter_inc(&c->st->ack_failed);
-        refuse(c, b, status, "storage: %s", why);
-        b = next;
-    }
 }
 
 /* ---- module hooks and hand-off --------------------------------------------------------------- */
@@ -840,10 +826,7 @@ static void core_stop(sc_core_t *core, void *arg)
     for (uint32_t i = 0; i < c->tab_cap; i++) {
         for (open_ds_t *o = c->tab[i]; o;) {
             open_ds_t *next = o->next;
-            sc_dataset_free(o->d);
-            free(o->tenant);
-            free(o->service);
-            free(o);
+            open_ds_free(o);
             o = next;
         }
     }

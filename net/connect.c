@@ -72,27 +72,7 @@ static int media_is(const char *v, size_t len, const char *type)
 void sc_connect_fail(sc_connect_call_t *call, int rc, const char *msg, const char *extra_headers)
 {
     const char *code = sc_connect_code(rc);
-    sc_buf_t b;
-    sc_buf_init(&b, 0);
-    sc_buf_printf(&b, "{\"code\":\"%s\"", code);
-    if (msg && *msg) {
-        sc_buf_puts(&b, ",\"message\":\"");
-        for (const char *s = msg; *s; s++) {
-            unsigned char ch = (unsigned char)*s;
-            if (ch == '"' || ch == '\\') {
-                sc_buf_printf(&b, "\\%c", ch);
-            } else if (ch < 0x20) {
-                sc_buf_printf(&b, "\\u%04x", ch);
-            } else {
-                sc_buf_append(&b, s, 1);
-            }
-        }
-        sc_buf_puts(&b, "\"");
-    }
-    sc_buf_puts(&b, "}");
-    sc_http_respond(call->conn, sc_connect_status(code), "application/json", extra_headers, b.data,
-                    b.len);
-    sc_buf_free(&b);
+    sc_http_respond_error_h(call->conn, sc_connect_status(code), code, msg, extra_headers);
 }
 
 int sc_connect_accepts_gzip(const char *v, size_t n)

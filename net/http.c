@@ -392,19 +392,33 @@ static void json_escape(sc_buf_t *b, const char *s)
     }
 }
 
+void sc_http_respond_error_h(sc_http_conn_t *c, int status, const char *code, const char *msg,
+                             const char *extra_headers)
+{
+    sc_buf_t b;
+    sc_buf_init(&b, SC_KiB(64));
+    sc_buf_printf(&b, "{\"code\":\"%s\"", code);
+    if (msg && *msg) {
+        sc_buf_puts(&b, ",\"message\":\"");
+        json_escape(&b, msg);
+        sc_buf_puts(&b, "\"");
+    }
+    sc_buf_puts(&b, "}");
+    if (b.failed) { /* no memory, or an absurdly long message: keep the code only */
+        char tmp[256];
+        int n = snprintf(tmp, sizeof(tmp), "{\"code\":\"%s\",\"message\":\"%s\"}", code,
+                         sc_http_reason(status));
+        sc_http_respond(c, status, "application/json", extra_headers, tmp,
+                        n < (int)sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
+    } else {
+        sc_http_respond(c, status, "application/json", extra_headers, b.data, b.len);
+    }
+    sc_buf_free(&b);
+}
+
 void sc_http_respond_error(sc_http_conn_t *c, int status, const char *code, const char *msg)
 {
-    char tmp[1024];
-    sc_buf_t b = {.data = tmp, .len = 0, .cap = sizeof(tmp), .cap_max = sizeof(tmp)};
-    sc_buf_printf(&b, "{\"code\":\"%s\",\"message\":\"", code);
-    json_escape(&b, msg);
-    sc_buf_puts(&b, "\"}");
-    if (b.failed) { /* message too long for the stack buffer: keep the code only */
-        b.len = 0;
-        b.failed = 0;
-        sc_buf_printf(&b, "{\"code\":\"%s\",\"message\":\"%s\"}", code, sc_http_reason(status));
-    }
-    sc_http_respond(c, status, "application/json", NULL, b.data, b.len);
+    sc_http_respond_error_h(c, status, code, msg, NULL);
 }
 
 static void reject(sc_http_conn_t *c, int status, const char *msg)

@@ -131,6 +131,10 @@ void sc_http_respond(sc_http_conn_t *c, int status, const char *content_type,
                      const char *extra_headers, const void *body, size_t len);
 /* Answer with a Connect-style JSON error {"code":"...","message":"..."}. */
 void sc_http_respond_error(sc_http_conn_t *c, int status, const char *code, const char *msg);
+/* The same with extra headers ("Name: v\r\n..." or NULL); an empty or NULL msg leaves the
+ * "message" field out. */
+void sc_http_respond_error_h(sc_http_conn_t *c, int status, const char *code, const char *msg,
+                             const char *extra_headers);
 
 /* Asynchronous handlers: a handler may return without answering; the connection then waits in
  * SC_HTTP_HANDLING (its deadline suspended) until the handler's owner calls sc_http_respond and

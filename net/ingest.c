@@ -84,44 +84,22 @@ static const char *retry_header(int rc)
     return NULL;
 }
 
-/* A Connect-style JSON error with Retry-After, for /ingest. */
-static void respond_retry(sc_http_conn_t *c, int status, int rc, const char *msg)
-{
-    sc_buf_t b;
-    sc_buf_init(&b, 0);
-    sc_buf_printf(&b, "{\"code\":\"%s\",\"message\":\"", sc_connect_code(rc));
-    for (const char *s = msg; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\') {
-            sc_buf_printf(&b, "\\%c", ch);
-        } else if (ch < 0x20) {
-            sc_buf_printf(&b, "\\u%04x", ch);
-        } else {
-            sc_buf_append(&b, s, 1);
-        }
-    }
-    sc_buf_puts(&b, "\"}");
-    sc_http_respond(c, status, "application/json", retry_header(rc), b.data, b.len);
-    sc_buf_free(&b);
-}
-
 static void finish_plain(push_req_t *r)
 {
     if (r->error) {
         int st = r->error_status ? r->error_status : sc_err_http_status(r->error);
         if (r->error == -SC_E_LIMITED || r->error == -SC_E_UNAVAIL) {
-            respond_retry(r->conn, st, r->error, r->err.msg);
+            sc_http_respond_error_h(r->conn, st, sc_connect_code(r->error), r->err.msg,
+                                    retry_header(r->error));
         } else {
             sc_http_respond_error(r->conn, st, st == 422 ? "unknown" : sc_connect_code(r->error),
                                   r->err.msg);
         }
     } else if (r->backpressure) {
         sc_counter_inc(&r->ic->stats.backpressure);
-        static const char msg[] =
-            "{\"code\":\"resource_exhausted\",\"message\":\"ingest backpressure: a segment core "
-            "is full; retry\"}";
-        sc_http_respond(r->conn, 429, "application/json", "Retry-After: 1\r\n", msg,
-                        sizeof(msg) - 1);
+        sc_http_respond_error_h(r->conn, 429, "resource_exhausted",
+                                "ingest backpressure: a segment core is full; retry",
+                                "Retry-After: 1\r\n");
     } else {
         sc_counter_add(&r->ic->stats.profiles, r->profiles);
         sc_counter_add(&r->ic->stats.series, r->series);
@@ -742,10 +720,7 @@ void sc_ingest_http_handler(sc_http_conn_t *c, sc_http_req_t *hreq, void *ctx)
     r->bytes = hreq->body_len;
     char msg[200], hdr[48];
     if (rate_limit(r, msg, sizeof(msg), hdr, sizeof(hdr)) < 0) {
-        char body[300];
-        int n = snprintf(body, sizeof(body), "{\"code\":\"resource_exhausted\",\"message\":\"%s\"}",
-                         msg);
-        sc_http_respond(c, 429, "application/json", hdr, body, (size_t)n);
+        sc_http_respond_error_h(c, 429, "resource_exhausted", msg, hdr);
         return;
     }
     route_all(r, core, norms, l->n); /* answers now, or when the last batch is back */

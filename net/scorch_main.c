@@ -12,8 +12,23 @@
 #include "net/inspect.h"
 #include "net/supervise.h"
 
-/* Set once scorch-control replays the dead-letter area (it then takes -storage.filesystem.dir). */
-#define SC_CONTROL_KNOWS_STORAGE 1
+/* The embedded default's single-replica scorch-control, with the engine's object store (whose
+ * dlq/ records it replays). */
+static int start_control(const sc_config_t *cfg, sc_child_t *control, sc_err_t *err)
+{
+    char path[512];
+    int rc = sc_child_find(cfg->control_binary, path, sizeof(path), err);
+    if (rc < 0) return rc;
+    char a_dir[600], a_addr[200], a_api[200], a_store[600], a_log[64];
+    snprintf(a_dir, sizeof(a_dir), "-data-dir=%s", cfg->control_dir);
+    snprintf(a_addr, sizeof(a_addr), "-address=%s", cfg->control_raft_addr);
+    snprintf(a_api, sizeof(a_api), "-api-address=%s", cfg->control_api_addr);
+    snprintf(a_store, sizeof(a_store), "-storage.filesystem.dir=%s", cfg->storage_dir);
+    snprintf(a_log, sizeof(a_log), "-log.level=%s", cfg->log_level);
+    const char *args[] = {a_dir, a_addr, a_api, a_log, a_store};
+    sc_child_init(control, path, args, (int)SC_ARRAY_LEN(args));
+    return sc_child_start(control, err);
+}
 #include "net/sc_build_info.h"
 
 int main(int argc, char **argv, char **envp)
@@ -66,31 +81,12 @@ int main(int argc, char **argv, char **envp)
         return 1;
     }
     static sc_child_t control;
-    if (embedded) {
-        char path[512];
-        if (sc_child_find(app.cfg.control_binary, path, sizeof(path), &err) < 0) {
-            SC_LOG_ERROR("event=start_failed err=\"%s\"", err.msg);
-            sc_app_stop(&app);
-            sc_app_fini(&app);
-            sc_log_stop();
-            return 1;
-        }
-        char a_dir[600], a_addr[200], a_api[200], a_store[600], a_log[64];
-        snprintf(a_dir, sizeof(a_dir), "-data-dir=%s", app.cfg.control_dir);
-        snprintf(a_addr, sizeof(a_addr), "-address=%s", app.cfg.control_raft_addr);
-        snprintf(a_api, sizeof(a_api), "-api-address=%s", app.cfg.control_api_addr);
-        snprintf(a_store, sizeof(a_store), "-storage.filesystem.dir=%s", app.cfg.storage_dir);
-        snprintf(a_log, sizeof(a_log), "-log.level=%s", app.cfg.log_level);
-        const char *args[] = {a_dir, a_addr, a_api, a_log, a_store};
-        /* -storage.filesystem.dir (the DLQ replay) only when that scorch-control knows it. */
-        sc_child_init(&control, path, args, SC_CONTROL_KNOWS_STORAGE ? 5 : 4);
-        if (sc_child_start(&control, &err) < 0) {
-            SC_LOG_ERROR("event=start_failed err=\"%s\"", err.msg);
-            sc_app_stop(&app);
-            sc_app_fini(&app);
-            sc_log_stop();
-            return 1;
-        }
+    if (embedded && start_control(&app.cfg, &control, &err) < 0) {
+        SC_LOG_ERROR("event=start_failed err=\"%s\"", err.msg);
+        sc_app_stop(&app);
+        sc_app_fini(&app);
+        sc_log_stop();
+        return 1;
     }
     SC_LOG_INFO("event=started version=%s cores=%u port=%lld target=%s storage=%s dir=\"%s\"",
                 SC_VERSION, sc_engine_cores(app.engine), (long long)app.cfg.listen_port,

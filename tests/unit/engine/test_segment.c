@@ -285,19 +285,39 @@ static void remove_dir(const char *dir)
 
 static fprof_t profs[BATCHES_MAX];
 
-static void test_ack_after_durable(void **state)
+/* A fresh store in a fresh directory. */
+static sc_objstore_t *open_store(const char *dir)
 {
-    (void)state;
-    char *dir = make_dir();
     sc_err_t err;
     sc_err_clear(&err);
     sc_objstore_t *s = sc_objstore_fs_open(dir, &err);
     assert_non_null(s);
+    return s;
+}
+
+/* Reset r for n batches of tenant t1 over the shared profiles. */
+static void run_reset(run_t *r, uint32_t n)
+{
+    memset(r, 0, sizeof(*r));
+    r->tenant = "t1";
+    r->profs = profs;
+    r->n_batches = n;
+}
+
+static void done_dir(sc_objstore_t *s, char *dir)
+{
+    sc_objstore_close(s);
+    remove_dir(dir);
+    free(dir);
+}
+
+static void test_ack_after_durable(void **state)
+{
+    (void)state;
+    char *dir = make_dir();
+    sc_objstore_t *s = open_store(dir);
     static run_t r;
-    memset(&r, 0, sizeof(r));
-    r.tenant = "t1";
-    r.profs = profs;
-    r.n_batches = 6;
+    run_reset(&r, 6);
     sc_segments_cfg_t cfg = seg_cfg(s);
     run_engine(&r, &cfg);
     for (uint32_t i = 0; i < r.n_batches; i++)
@@ -307,9 +327,7 @@ static void test_ack_after_durable(void **state)
     list(s, "dlq/", &l);
     assert_int_equal(l.n, 1);
     assert_int_equal(verify_segments(s), 1);
-    sc_objstore_close(s);
-    remove_dir(dir);
-    free(dir);
+    done_dir(s, dir);
 }
 
 /* Fail each io_uring step of the seal in turn. */
@@ -317,19 +335,13 @@ static void test_fault_sweep(void **state)
 {
     (void)state;
     char *dir = make_dir();
-    sc_err_t err;
-    sc_err_clear(&err);
     /* A clean run first, to count the steps of one seal. */
-    sc_objstore_t *s = sc_objstore_fs_open(dir, &err);
-    assert_non_null(s);
+    sc_objstore_t *s = open_store(dir);
     static sc_obj_step_fault_t f;
     memset(&f, 0, sizeof(f));
     sc_objstore_fs_fail_steps(s, &f);
     static run_t r;
-    memset(&r, 0, sizeof(r));
-    r.tenant = "t1";
-    r.profs = profs;
-    r.n_batches = 3;
+    run_reset(&r, 3);
     sc_segments_cfg_t cfg = seg_cfg(s);
     run_engine(&r, &cfg);
     uint64_t steps = f.steps;
@@ -339,15 +351,11 @@ static void test_fault_sweep(void **state)
     remove_dir(dir);
     int fds = count_fds();
     for (uint64_t k = 1; k <= steps; k++) {
-        s = sc_objstore_fs_open(dir, &err);
-        assert_non_null(s);
+        s = open_store(dir);
         memset(&f, 0, sizeof(f));
         f.fail_at = k;
         sc_objstore_fs_fail_steps(s, &f);
-        memset(&r, 0, sizeof(r));
-        r.tenant = "t1";
-        r.profs = profs;
-        r.n_batches = 3;
+        run_reset(&r, 3);
         cfg = seg_cfg(s);
         run_engine(&r, &cfg);
         assert_int_equal(f.injected, 1);
@@ -374,8 +382,7 @@ static void test_fault_sweep(void **state)
         }
         sc_objstore_close(s);
         /* Re-open: no temp file survives. */
-        s = sc_objstore_fs_open(dir, &err);
-        assert_non_null(s);
+        s = open_store(dir);
         assert_int_equal(count_temp_files(dir), 0);
         sc_objstore_close(s);
         remove_dir(dir);
@@ -388,15 +395,9 @@ static void test_series_limit(void **state)
 {
     (void)state;
     char *dir = make_dir();
-    sc_err_t err;
-    sc_err_clear(&err);
-    sc_objstore_t *s = sc_objstore_fs_open(dir, &err);
-    assert_non_null(s);
+    sc_objstore_t *s = open_store(dir);
     static run_t r;
-    memset(&r, 0, sizeof(r));
-    r.tenant = "t1";
-    r.profs = profs;
-    r.n_batches = 6; /* 6 distinct variants x 2 sample types = 12 series */
+    run_reset(&r, 6); /* 6 distinct variants x 2 sample types = 12 series */
     sc_segments_cfg_t cfg = seg_cfg(s);
     cfg.max_series = 7;
     run_engine(&r, &cfg);
@@ -410,24 +411,16 @@ static void test_series_limit(void **state)
     }
     assert_int_equal(ok, 3); /* 3 x 2 = 6 series fit, a 4th profile would make 8 > 7 */
     assert_int_equal(limited, 3);
-    sc_objstore_close(s);
-    remove_dir(dir);
-    free(dir);
+    done_dir(s, dir);
 }
 
 static void test_memory_limit(void **state)
 {
     (void)state;
     char *dir = make_dir();
-    sc_err_t err;
-    sc_err_clear(&err);
-    sc_objstore_t *s = sc_objstore_fs_open(dir, &err);
-    assert_non_null(s);
+    sc_objstore_t *s = open_store(dir);
     static run_t r;
-    memset(&r, 0, sizeof(r));
-    r.tenant = "t1";
-    r.profs = profs;
-    r.n_batches = 6;
+    run_reset(&r, 6);
     sc_segments_cfg_t cfg = seg_cfg(s);
     cfg.mem_limit = 1; /* the first batch fits (nothing held yet), the rest are refused */
     run_engine(&r, &cfg);
@@ -436,9 +429,7 @@ static void test_memory_limit(void **state)
         assert_int_equal(r.status[i], -SC_AGAIN);
         assert_non_null(strstr(r.error[i], "is full"));
     }
-    sc_objstore_close(s);
-    remove_dir(dir);
-    free(dir);
+    done_dir(s, dir);
 }
 
 static int setup(void **state)
