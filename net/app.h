@@ -9,7 +9,7 @@
 #include "net/http_server.h"
 #include "net/scorch_config.h"
 
-#define SC_APP_ROUTES_MAX 32
+#define SC_APP_ROUTES_MAX 64
 
 typedef struct sc_app {
     sc_config_t cfg;

@@ -7,7 +7,7 @@
 
 #include "base/counter.h"
 
-#define SC_HTTP_ROUTES_MAX 64
+#define SC_HTTP_ROUTES_MAX 96
 /* Status codes counted individually; anything else lands in the last ("other") slot. */
 /* clang-format off */
 #define SC_HTTP_STATUS_LIST(X) \

@@ -11,6 +11,7 @@ PACKAGES=(
   libzstd-dev libxxhash-dev libdeflate-dev libprotobuf-c-dev protobuf-c-compiler
   libraft-dev libuv1-dev
   libcmocka-dev libbenchmark-dev wrk
+  libpcre2-dev golang-go protobuf-compiler
 )
 
 missing=()

@@ -1,0 +1,45 @@
+/* Merged pprof output (spec §10.5.4, §10.8): SelectMergeProfile and SelectMergeStacktraces with
+ * format PPROF. Query cores fold datasets into a partial that keeps full symbols (mappings,
+ * locations with addresses and line numbers, functions with file names); partials merge on the
+ * coordinator by content (a location is its mapping, address and lines; a function its name,
+ * system name, file name and start line), and the result encodes as one google.v1.Profile with a
+ * single sample type, identical stacks merged. Memory bounded by mem_max (-SC_E_LIMITED). One
+ * thread per partial. Pure: no I/O. */
+#ifndef SC_QPPROF_H
+#define SC_QPPROF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "base/err.h"
+#include "codec/block.h"
+#include "codec/qmerge.h"
+#include "codec/selector.h"
+
+#define SC_QPPROF_WANT (SC_QMERGE_WANT_TREE | SC_BLOCK_WANT(SC_BLOCK_SEC_MAPPINGS))
+
+typedef struct sc_qpprof sc_qpprof_t;
+
+sc_qpprof_t *sc_qpprof_new(size_t mem_max);
+void sc_qpprof_free(sc_qpprof_t *p);
+/* Fold the rows of d passing f. d must hold SC_QPPROF_WANT (+ ROW_SPANS for span filters). */
+SC_MUST_USE int sc_qpprof_add(sc_qpprof_t *p, const sc_block_data_t *d, sc_qfilter_t *f,
+                              sc_qstats_t *st, sc_err_t *err);
+SC_MUST_USE int sc_qpprof_merge(sc_qpprof_t *dst, const sc_qpprof_t *src);
+
+typedef struct sc_qpprof_opts {
+    const sc_ptype_id_t *ptype;  /* sample type, period type, name (period heuristic) */
+    int64_t time_nanos;          /* = end of the query range (ms) * 1e6 */
+    int64_t max_nodes;           /* > 0: keep the max_nodes heaviest locations... (see .c) */
+    uint32_t pgo_keep_locations; /* GoPGO: > 0 keeps the N leaf-most locations per stack */
+    bool pgo_aggregate_callees;  /* GoPGO: zero the leaf location's line numbers */
+} sc_qpprof_opts_t;
+
+/* Encode the merged profile as a google.v1.Profile (protobuf bytes) appended to out. Stacks are
+ * leaf first, ids 1-based, string_table[0] = "". 0, -SC_E_TOO_LARGE/-ENOMEM (out), -SC_E_NOMEM. */
+SC_MUST_USE int sc_qpprof_encode(const sc_qpprof_t *p, const sc_qpprof_opts_t *o, sc_buf_t *out,
+                                 sc_err_t *err);
+
+#endif
