@@ -52,9 +52,12 @@ SC_MUST_USE int sc_ftree_child(sc_ftree_t *t, uint32_t parent, uint32_t name, ui
 /* Add v to node's self value. */
 void sc_ftree_add_self(sc_ftree_t *t, uint32_t node, int64_t v);
 /* Insert a stack of function names, ROOT FIRST, with value v (convenience for tests and small
- * inputs; query code uses sc_ftree_child with its own memo per stack node). */
+ * inputs; query code uses sc_ftree_child with its own memo per stack node). n == 0 adds v to the
+ * root's self. 0, -SC_E_LIMITED, -SC_E_NOMEM (the tree keeps what was inserted before). */
 SC_MUST_USE int sc_ftree_add_stack(sc_ftree_t *t, const sc_str_t *frames, uint32_t n, int64_t v);
-/* dst += src (by name path). src is unchanged; it need not be finished. */
+/* dst += src (by name path). src is unchanged; it need not be finished; dst != src. 0,
+ * -SC_E_LIMITED (dst's mem_max), -SC_E_NOMEM; on failure dst holds part of src (the query
+ * fails anyway). */
 SC_MUST_USE int sc_ftree_merge(sc_ftree_t *dst, const sc_ftree_t *src);
 /* Compute totals and sort every node's children by name (byte-wise). Idempotent; adding to a
  * finished tree un-finishes it. 0 or -SC_E_NOMEM. */
@@ -67,6 +70,9 @@ sc_str_t sc_ftree_name_str(const sc_ftree_t *t, uint32_t id);
 int64_t sc_ftree_total(const sc_ftree_t *t);
 /* Bytes held (for the per-query memory cap and metrics). */
 size_t sc_ftree_mem(const sc_ftree_t *t);
+/* Fill err with the message for a -SC_E_LIMITED that t returned (names the limit and the tree's
+ * size); returns -SC_E_LIMITED. */
+int sc_ftree_limit_errf(const sc_ftree_t *t, sc_err_t *err);
 
 /* ---- encodings (input trees must be finished) --------------------------------------------- */
 
@@ -90,15 +96,19 @@ typedef struct sc_flamegraph {
  * §10.5.1 step 2). 0 or -SC_E_NOMEM (arena limit). */
 SC_MUST_USE int sc_ftree_flamegraph(const sc_ftree_t *t, int64_t max_nodes, sc_arena_t *a,
                                     sc_flamegraph_t *out, sc_err_t *err);
-/* Diff of two trees (spec §10.5.2): aligned shapes, threshold on max(left, right). */
+/* Diff of two trees (spec §10.5.2): aligned shapes, threshold on max(left, right). 0,
+ * -SC_E_INVALID (a negative value in either tree, spec §10.9), -SC_E_NOMEM; err says which. */
 SC_MUST_USE int sc_ftree_flamegraph_diff(const sc_ftree_t *left, const sc_ftree_t *right,
                                          int64_t max_nodes, sc_arena_t *a, sc_flamegraph_t *out,
                                          sc_err_t *err);
 /* Tree bytes (spec §10.5.3) after truncation to max_nodes (same meaning as above), appended to
- * out. Empty tree -> nothing appended. */
+ * out: the virtual root carries the root's self; siblings in reverse name order, as the
+ * reference writes them. Empty tree -> nothing appended. 0, -SC_E_NOMEM, or out's error. */
 SC_MUST_USE int sc_ftree_tree_bytes(const sc_ftree_t *t, int64_t max_nodes, sc_buf_t *out);
-/* Parse tree bytes back into t (which must be empty): for tests and the fuzz target. 0 or
- * -SC_E_MALFORMED with err. */
+/* Parse tree bytes back into t (which must be empty): for tests and the fuzz target. Iterative
+ * (any depth), bounded by the input: lengths and child counts are checked against the bytes
+ * left; values must sum within int64; duplicate sibling names merge. 0, -SC_E_MALFORMED with
+ * err, or -SC_E_LIMITED / -SC_E_NOMEM from t. */
 SC_MUST_USE int sc_ftree_from_tree_bytes(sc_ftree_t *t, const uint8_t *b, size_t n, sc_err_t *err);
 
 /* A timeline (spec §11.1) for flamebearer JSON. */
@@ -110,7 +120,9 @@ typedef struct sc_timeline {
 } sc_timeline_t;
 
 /* Build a timeline from sparse points (timestamps in ms, ascending) as §11.1 says: from/until
- * snapped down to step_s, one sample per step, points outside dropped. Arrays in arena a. */
+ * snapped down to step_s, one sample per step, points outside dropped, values truncated to
+ * uint64 (negative/NaN -> 0). Arrays in arena a. 0, -SC_E_INVALID (step_s <= 0),
+ * -SC_E_TOO_LARGE (more than 2^32 samples), -SC_E_NOMEM (arena). */
 SC_MUST_USE int sc_timeline_build(int64_t from_ms, int64_t until_ms, int64_t step_s,
                                   const int64_t *point_ms, const double *point_value, uint32_t n,
                                   sc_arena_t *a, sc_timeline_t *out);
@@ -131,7 +143,7 @@ typedef struct sc_flamebearer_meta {
 } sc_flamebearer_meta_t;
 
 /* FlamebearerProfile JSON (spec §11.1; "double" format with leftTicks/rightTicks when fg->diff,
- * §11.2) appended to out. 0 or the buffer's error. */
+ * §11.2) appended to out. 0, -SC_E_NOMEM, or the buffer's error. */
 SC_MUST_USE int sc_flamebearer_json(const sc_flamegraph_t *fg, const sc_flamebearer_meta_t *meta,
                                     sc_buf_t *out);
 

@@ -19,12 +19,17 @@
 #include "base/log.h"
 #include "base/sc_assert.h"
 
+#include "codec/ctl_frame.h"
 #include "codec/proto/control_api.pb-c.h"
 #include "codec/proto/metastore.pb-c.h"
 #include "control/api.h"
-#include "control/api_frame.h"
 #include "control/fsm.h"
 #include "control/raft_node.h"
+
+/* The frame codec checks requests against its own copies of the metastore's limits. */
+_Static_assert(SC_CTL_STR_MAX == SC_FSM_STR_MAX, "codec/ctl_frame.h string limit");
+_Static_assert(SC_CTL_SERVICES_MAX == SC_FSM_SERVICES_MAX, "codec/ctl_frame.h services limit");
+_Static_assert(SC_CTL_ROLES_MAX == SC_FSM_ROLES_MAX, "codec/ctl_frame.h roles limit");
 
 typedef Scorch__Metastore__V1__BlockMeta block_meta_t;
 

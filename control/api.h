@@ -1,5 +1,5 @@
 /* The control API server of scorch-control (docs/control-api.md): framed TCP on the replica's
- * libuv loop. Decodes requests (control/api_frame.h), answers reads from the local metastore
+ * libuv loop. Decodes requests (codec/ctl_frame.h), answers reads from the local metastore
  * (fresh reads after a Raft barrier, on the leader), sends writes through Raft (AddBlocks by
  * group commit, control/raft_node.h) and answers NOT_LEADER with the leader's address on a
  * follower. A malformed frame gets an error answer; one that breaks the framing (bad length,

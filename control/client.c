@@ -1,5 +1,5 @@
 /* Blocking control API client (control/client.h). Owns one socket at a time and the endpoint
- * list; frames through control/api_frame.h. Never waits past its deadline: every socket
+ * list; frames through codec/ctl_frame.h. Never waits past its deadline: every socket
  * operation has a timeout and every retry checks the call's deadline. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -18,8 +18,8 @@
 #include "base/err.h"
 #include "base/sc_assert.h"
 
+#include "codec/ctl_frame.h"
 #include "codec/proto/control_api.pb-c.h"
-#include "control/api_frame.h"
 #include "control/client.h"
 
 #define ENDPOINT_MAX 64

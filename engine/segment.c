@@ -1,4 +1,7 @@
-/* Segment module: shard placement, open segments, sealing, durable acknowledgement. */
+/* Segment module: shard placement, open segments, sealing, durable acknowledgement. A seal is
+ * acknowledged only once its object is durable AND its metadata is: committed to the metastore
+ * (AddBlocks through engine/ctl.h, batched per core) or, when control cannot take it, written to
+ * dlq/. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,6 +14,7 @@
 #include "base/ulid.h"
 #include "codec/block.h"
 #include "codec/dataset.h"
+#include "engine/ctl.h"
 #include "engine/segment.h"
 #include "metastore.pb-c.h"
 
@@ -18,6 +22,11 @@
  * series are not limited on that core (logged once). */
 #define SERIES_TENANTS 1024
 #define SWEEP_NS       (60 * SC_NS_PER_SEC)
+/* One AddBlocks carries the seals waiting on a core: at most this many, and this many bytes of
+ * packed metadata (one seal always goes, whatever its size). */
+#define COMMIT_SEALS_MAX 64
+#define COMMIT_BYTES_MAX SC_MiB(4)
+#define COMMIT_LOG_NS    (30 * SC_NS_PER_SEC) /* rate limit of the fallback warning */
 
 /* One tenant's series count as published by its segment core, for the others to sum. */
 typedef struct tenant_pub {
@@ -45,9 +54,17 @@ typedef struct open_ds {
 
 typedef struct seg_core seg_core_t;
 
-/* A sealed segment being written: object, then its metadata record, then the answers. */
+typedef enum {
+    STAGE_OBJECT = 0, /* the object's put in flight */
+    STAGE_COMMIT,     /* waiting for, or in, an AddBlocks call */
+    STAGE_DLQ,        /* the dlq/ record's put in flight */
+} seal_stage_t;
+
+/* A sealed segment being written: object, then its metadata (metastore or dlq/), then the
+ * answers. */
 typedef struct seal {
     seg_core_t *sc;
+    struct seal *next_commit; /* waiting or committing list */
     sc_obj_req_t req;
     struct iovec iov;
     uint8_t *obj;
@@ -58,7 +75,7 @@ typedef struct seal {
     char dlq_key[256];
     sc_ingest_batch_t *waiters;
     uint64_t bytes;
-    int stage; /* 0: object put in flight, 1: metadata put in flight */
+    seal_stage_t stage;
 } seal_t;
 
 struct seg_core {
@@ -84,6 +101,16 @@ struct seg_core {
     int untracked_logged;
     sc_timer_t sweep_timer;
     sc_block_encoder_t *enc; /* reused across seals */
+    /* metadata commits (AddBlocks); one call in flight at a time */
+    seal_t *c_head, *c_tail; /* objects durable, waiting for the next call */
+    seal_t *committing;      /* in the call in flight, in request order */
+    int commit_busy;
+    sc_ctl_call_t commit_call;
+    sc_arena_t commit_arena; /* the answer */
+    uint8_t *commit_buf;     /* the request: packed BlockMeta records */
+    size_t commit_cap;
+    int64_t commit_logged_ns;
+    uint32_t commit_suppressed;
 };
 
 struct sc_segments {
@@ -585,24 +612,177 @@ static void seal_finish(seal_t *sl, int status, const char *why)
     if (c->due && c->opened_ns) seal_now(c);
 }
 
+/* The metadata goes to dlq/ (no control, control unreachable, or the block refused). */
+static void put_dlq(seal_t *sl)
+{
+    seg_core_t *c = sl->sc;
+    sl->stage = STAGE_DLQ;
+    sc_counter_inc(&c->st->dlq_fallbacks);
+    sl->iov = (struct iovec){.iov_base = sl->meta, .iov_len = sl->meta_len};
+    sc_obj_put(c->s->cfg.store, &c->core->io, &sl->req, sl->dlq_key, &sl->iov, 1);
+}
+
+static void commit_kick(seg_core_t *c);
+
 static void seal_io_done(sc_obj_req_t *r, int res)
 {
     seal_t *sl = r->ctx;
+    seg_core_t *c = sl->sc;
     char why[640];
     if (res < 0) {
-        snprintf(why, sizeof(why), "writing %s failed: %s", sl->stage == 0 ? sl->key : sl->dlq_key,
+        snprintf(why, sizeof(why), "writing %s failed: %s",
+                 sl->stage == STAGE_OBJECT ? sl->key : sl->dlq_key,
                  r->msg[0] ? r->msg : sc_err_str(res));
         seal_finish(sl, -SC_E_UNAVAIL, why);
         return;
     }
-    if (sl->stage == 0) {
+    if (sl->stage == STAGE_OBJECT) {
         /* The object is durable: now its metadata, so that the block can be found. */
-        sl->stage = 1;
-        sl->iov = (struct iovec){.iov_base = sl->meta, .iov_len = sl->meta_len};
-        sc_obj_put(sl->sc->s->cfg.store, &sl->sc->core->io, &sl->req, sl->dlq_key, &sl->iov, 1);
+        if (!c->s->cfg.ctl) {
+            put_dlq(sl);
+            return;
+        }
+        sl->stage = STAGE_COMMIT;
+        sl->next_commit = NULL;
+        if (c->c_tail) {
+            c->c_tail->next_commit = sl;
+        } else {
+            c->c_head = sl;
+        }
+        c->c_tail = sl;
+        commit_kick(c);
         return;
     }
     seal_finish(sl, 0, NULL);
+}
+
+/* ---- metadata commits ---------------------------------------------------------------------- */
+
+static int commit_reserve(seg_core_t *c, size_t n)
+{
+    if (n <= c->commit_cap) return 0;
+    size_t cap = c->commit_cap ? c->commit_cap : SC_KiB(16);
+    while (cap < n)
+        cap *= 2;
+    uint8_t *p = realloc(c->commit_buf, cap);
+    if (!p) return -SC_E_NOMEM;
+    c->commit_buf = p;
+    c->commit_cap = cap;
+    return 0;
+}
+
+static size_t put_varint(uint8_t *p, uint64_t v)
+{
+    size_t n = 0;
+    while (v >= 0x80) {
+        p[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    p[n++] = (uint8_t)v;
+    return n;
+}
+
+static void commit_done(sc_core_t *core, sc_ctl_call_t *call);
+
+/* Start an AddBlocks with the seals waiting, unless one is in flight (its answer starts the next:
+ * seals that become durable meanwhile are batched). The request is the packed BlockMeta records
+ * as repeated field 1 of AddBlocksRequest: no decode, no re-encode. */
+static void commit_kick(seg_core_t *c)
+{
+    if (c->commit_busy || !c->c_head) return;
+    size_t len = 0;
+    uint32_t n = 0;
+    seal_t *tail = NULL;
+    while (c->c_head && n < COMMIT_SEALS_MAX) {
+        seal_t *sl = c->c_head;
+        size_t need = len + 1 + 10 + sl->meta_len;
+        if (n > 0 && need > COMMIT_BYTES_MAX) break;
+        if (commit_reserve(c, need) < 0) break;
+        c->c_head = sl->next_commit;
+        if (!c->c_head) c->c_tail = NULL;
+        sl->next_commit = NULL;
+        if (tail) {
+            tail->next_commit = sl;
+        } else {
+            c->committing = sl;
+        }
+        tail = sl;
+        c->commit_buf[len++] = 0x0a; /* field 1, length-delimited */
+        len += put_varint(c->commit_buf + len, sl->meta_len);
+        memcpy(c->commit_buf + len, sl->meta, sl->meta_len);
+        len += sl->meta_len;
+        n++;
+    }
+    if (n == 0) {
+        /* No memory for the request: this seal's metadata goes to dlq/ instead. */
+        seal_t *sl = c->c_head;
+        c->c_head = sl->next_commit;
+        if (!c->c_head) c->c_tail = NULL;
+        put_dlq(sl);
+        commit_kick(c);
+        return;
+    }
+    sc_arena_reset(&c->commit_arena);
+    c->commit_call = (sc_ctl_call_t){.method = SC_CTL_ADD_BLOCKS,
+                                     .req_bytes = c->commit_buf,
+                                     .req_len = len,
+                                     .arena = &c->commit_arena,
+                                     .done = commit_done,
+                                     .ctx = c};
+    c->commit_busy = 1;
+    sc_counter_inc(&c->st->metastore_calls);
+    sc_ctl_start(c->s->cfg.ctl, c->core, &c->commit_call);
+}
+
+static void commit_failed_log(seg_core_t *c, uint32_t n, const char *why)
+{
+    int64_t now = c->core->now_ns;
+    if (c->commit_logged_ns && now - c->commit_logged_ns < COMMIT_LOG_NS) {
+        c->commit_suppressed++;
+        return;
+    }
+    SC_LOG_WARN("event=metastore_commit_failed blocks=%u fallback=dlq err=\"%s\" suppressed=%u", n,
+                why, c->commit_suppressed);
+    c->commit_logged_ns = now;
+    c->commit_suppressed = 0;
+}
+
+static void commit_done(sc_core_t *core, sc_ctl_call_t *call)
+{
+    (void)core;
+    seg_core_t *c = call->ctx;
+    SC_ASSERT(c->commit_busy);
+    c->commit_busy = 0;
+    seal_t *sl = c->committing;
+    c->committing = NULL;
+    const Scorch__Control__Api__V1__AddBlocksResponse *r =
+        call->status == 0 ? (const void *)call->resp : NULL;
+    if (!r) {
+        uint32_t n = 0;
+        for (const seal_t *x = sl; x; x = x->next_commit)
+            n++;
+        commit_failed_log(c, n, call->error);
+    }
+    /* Answers may start seals (a due one) whose commits queue behind: take the list first. */
+    for (size_t i = 0; sl; i++) {
+        seal_t *next = sl->next_commit;
+        sl->next_commit = NULL;
+        if (r && i < r->n_results && r->results[i]->status == 0) {
+            sc_counter_inc(&c->st->metastore_commits);
+            seal_finish(sl, 0, NULL);
+        } else {
+            if (r) {
+                const char *msg = i < r->n_results && r->results[i]->message
+                                      ? r->results[i]->message
+                                      : "no result for the block";
+                SC_LOG_ERROR("event=metastore_refused_block key=%s err=\"%s\" fallback=dlq",
+                             sl->key, msg);
+            }
+            put_dlq(sl);
+        }
+        sl = next;
+    }
+    commit_kick(c);
 }
 
 /* The metastore record of a block, packed (malloc'd); the message is built in arena a. */
@@ -777,6 +957,7 @@ static int core_start(sc_core_t *core, void *arg, sc_err_t *err)
     c->pub = s->pub[core->id];
     c->seal_timer = (sc_timer_t){.fire = seal_timer_fired, .ctx = c};
     c->sweep_timer = (sc_timer_t){.fire = sweep, .ctx = c};
+    sc_arena_init(&c->commit_arena, SC_KiB(4), SC_MiB(64));
     c->enc = sc_block_encoder_new();
     if (!c->enc) {
         free(c);
@@ -832,6 +1013,8 @@ static void core_stop(sc_core_t *core, void *arg)
     }
     free(c->tab);
     free(c->scratch);
+    free(c->commit_buf);
+    sc_arena_free(&c->commit_arena);
     sc_block_encoder_free(c->enc);
     for (uint32_t i = 0; i < SERIES_TENANTS; i++) {
         free(c->sets[i].fp);

@@ -9,9 +9,12 @@
  * An open segment is sealed `duration` after its first append, or sooner when it holds
  * `seal_bytes`: all its datasets are encoded into ONE object (codec/block.h), written durably to
  * object storage (io/objstore.h: temp file, fsync, rename, fsync dir), and its metadata is
- * recorded durably (today in the dead-letter area `dlq/`, which scorch-control replays into the
- * metastore). Only then are the waiting batches answered, status 0 = durable. If either write
- * fails the waiters get -SC_E_UNAVAIL (clients retry: duplicates are possible, never loss).
+ * recorded durably: committed to scorch-control's metastore with AddBlocks (engine/ctl.h; the
+ * seals of a core that wait together go in one call), or, when control cannot be reached in time
+ * or refuses the block, written to the dead-letter area `dlq/` (which the control leader replays
+ * into the metastore). Only then are the waiting batches answered, status 0 = durable. If the
+ * object or the dlq/ record cannot be written the waiters get -SC_E_UNAVAIL (clients retry:
+ * duplicates are possible, never loss).
  *
  * Memory is bounded: a segment core whose open and sealing bytes exceed `mem_limit` refuses new
  * batches with -SC_AGAIN (the ingest core answers 429 + Retry-After); at most
@@ -51,17 +54,20 @@ typedef struct sc_segment_stats {
     sc_counter_t batches; /* appended */
     sc_counter_t series;
     sc_counter_t samples;
-    sc_counter_t refused_full;   /* batches refused: memory limit (backpressure) */
-    sc_counter_t refused_series; /* batches refused: tenant series limit */
-    sc_counter_t seals;          /* objects written and recorded */
-    sc_counter_t seal_failures;  /* seals whose object or metadata write failed */
-    sc_counter_t object_bytes;   /* bytes of objects written */
-    sc_counter_t acked;          /* batches answered durable */
-    sc_counter_t ack_failed;     /* batches answered with a storage error */
-    sc_counter_t ack_ns_sum;     /* sum over acked batches of append -> ack time */
-    sc_counter_t open_bytes;     /* gauge: bytes held by the open segment */
-    sc_counter_t sealing_bytes;  /* gauge: bytes of seals being written */
-    sc_counter_t active_series;  /* gauge: series tracked for the series limit */
+    sc_counter_t refused_full;      /* batches refused: memory limit (backpressure) */
+    sc_counter_t refused_series;    /* batches refused: tenant series limit */
+    sc_counter_t seals;             /* objects written and recorded */
+    sc_counter_t seal_failures;     /* seals whose object or metadata write failed */
+    sc_counter_t object_bytes;      /* bytes of objects written */
+    sc_counter_t acked;             /* batches answered durable */
+    sc_counter_t ack_failed;        /* batches answered with a storage error */
+    sc_counter_t ack_ns_sum;        /* sum over acked batches of append -> ack time */
+    sc_counter_t open_bytes;        /* gauge: bytes held by the open segment */
+    sc_counter_t sealing_bytes;     /* gauge: bytes of seals being written */
+    sc_counter_t active_series;     /* gauge: series tracked for the series limit */
+    sc_counter_t metastore_commits; /* blocks committed to the metastore by AddBlocks */
+    sc_counter_t dlq_fallbacks;     /* blocks whose metadata went to dlq/ instead */
+    sc_counter_t metastore_calls;   /* AddBlocks calls (each carries the seals then waiting) */
 } sc_segment_stats_t;
 
 typedef struct sc_segments_cfg {
@@ -75,10 +81,12 @@ typedef struct sc_segments_cfg {
     int64_t series_idle_ns;      /* a series not seen for this long stops counting */
     sc_objstore_t *store;        /* borrowed; shared read-only by the cores */
     const char *node_id;         /* recorded as the blocks' writer */
+    struct sc_ctl *ctl;          /* borrowed: AddBlocks goes here; NULL: metadata to dlq/ only */
 } sc_segments_cfg_t;
 
 /* The shard map and write path of an engine: cfg->shards shards spread over the cores with the
- * segment role. The configuration is copied (store and node_id are borrowed). */
+ * segment role. The configuration is copied (store, node_id and ctl are borrowed; ctl's module
+ * must be attached before this one). */
 sc_segments_t *sc_segments_create(sc_engine_t *e, const sc_segments_cfg_t *cfg);
 void sc_segments_destroy(sc_segments_t *s);
 /* Register the segment module with the engine (before start). 0 or -ENOSPC. */

@@ -15,7 +15,9 @@ static int probe(sc_uring_t *u, sc_err_t *err)
                                  /* file-system ops of the filesystem object store */
                                  IORING_OP_OPENAT, IORING_OP_WRITEV, IORING_OP_FSYNC,
                                  IORING_OP_RENAMEAT, IORING_OP_UNLINKAT, IORING_OP_MKDIRAT,
-                                 IORING_OP_STATX};
+                                 IORING_OP_STATX,
+                                 /* client sockets */
+                                 IORING_OP_CONNECT, IORING_OP_ASYNC_CANCEL};
     struct io_uring_probe *p = io_uring_get_probe_ring(&u->ring);
     if (!p) return sc_errf(err, -ENOSYS, "io_uring: cannot probe supported operations");
     int rc = 0;
@@ -122,6 +124,12 @@ static void prep(struct io_uring_sqe *sqe, sc_io_op_t *op)
         break;
     case SC_IO_STATX:
         io_uring_prep_statx(sqe, op->fd, op->path, (int)op->flags, op->mode, op->buf);
+        break;
+    case SC_IO_CONNECT:
+        io_uring_prep_connect(sqe, op->fd, op->buf, (socklen_t)op->len);
+        break;
+    case SC_IO_CANCEL:
+        io_uring_prep_cancel(sqe, op->buf, 0);
         break;
     default:
         SC_UNREACHABLE("unknown io op kind");

@@ -39,6 +39,9 @@ typedef enum {
     SC_IO_UNLINKAT, /* fd: dir fd; path; flags: 0 or AT_REMOVEDIR */
     SC_IO_MKDIRAT,  /* fd: dir fd; path, mode */
     SC_IO_STATX,    /* fd: dir fd; path, flags (AT_*), mode: the STATX_* mask; buf: struct statx */
+    /* Client sockets (the engine's control client). */
+    SC_IO_CONNECT, /* fd; buf: const struct sockaddr, len: its size. res: 0 or -errno */
+    SC_IO_CANCEL,  /* buf: the op to cancel. res: 0, -ENOENT (not found), -EALREADY (running) */
 } sc_io_kind_t;
 
 struct sc_io_op {
@@ -127,6 +130,26 @@ static inline void sc_io_timeout(sc_uring_t *u, sc_io_op_t *op, int64_t ns)
     op->kind = SC_IO_TIMEOUT;
     op->ts.tv_sec = ns / 1000000000LL;
     op->ts.tv_nsec = ns % 1000000000LL;
+    sc_uring_submit(u, op);
+}
+
+/* Connect socket fd (created by the caller, blocking or not) to addr (borrowed until the
+ * callback). res: 0 once connected, or -errno (-ECONNREFUSED, -ECANCELED after sc_io_cancel). */
+static inline void sc_io_connect(sc_uring_t *u, sc_io_op_t *op, int fd, const struct sockaddr *addr,
+                                 socklen_t addr_len)
+{
+    op->kind = SC_IO_CONNECT;
+    op->fd = fd;
+    op->buf = (void *)(uintptr_t)addr;
+    op->len = (uint32_t)addr_len;
+    sc_uring_submit(u, op);
+}
+/* Ask the kernel to cancel target (an op in flight on this ring): target then completes,
+ * typically with -ECANCELED. op's own result says whether the request was found. */
+static inline void sc_io_cancel(sc_uring_t *u, sc_io_op_t *op, sc_io_op_t *target)
+{
+    op->kind = SC_IO_CANCEL;
+    op->buf = target;
     sc_uring_submit(u, op);
 }
 

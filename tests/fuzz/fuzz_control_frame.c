@@ -1,4 +1,4 @@
-/* libFuzzer target for the control API's frame and request decoder (control/api_frame.c), the
+/* libFuzzer target for the control API's frame and request decoder (codec/ctl_frame.c), the
  * code every byte a peer sends to scorch-control goes through: arbitrary bytes as a request
  * stream, framed, each whole frame decoded into its request message in a bounded arena (as the
  * server does) and checked; an error answer packed for each failure. The same bytes are then read
@@ -13,8 +13,8 @@
 #include "base/err.h"
 #include "base/sc_assert.h"
 
+#include "codec/ctl_frame.h"
 #include "codec/proto/control_api.pb-c.h"
-#include "control/api_frame.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

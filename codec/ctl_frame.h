@@ -1,15 +1,16 @@
 /* Frames of the control API (docs/control-api.md): the byte layout both ends speak, and the
  * decoding of request payloads into protobuf-c messages. Pure: bytes in, messages out; no
- * sockets, no libuv, no Raft (the server in control/api.c, the client in control/client.c and the
- * fuzz target all share it). Must never read past the bytes it is given nor allocate by a length
- * the peer claims before checking it against SC_CTL_FRAME_MAX and the bytes in hand.
+ * sockets, no libuv, no Raft (the server in control/api.c, the clients in control/client.c and
+ * engine/ctl.c and the fuzz target all share it; it lives in codec/ so the engine may use it). Must
+ * never read past the bytes it is given nor allocate by a length the peer claims before checking it
+ * against SC_CTL_FRAME_MAX and the bytes in hand.
  *
  * Request:  u32le length | u8 method | u32le request id | payload (length - 5 bytes)
  * Response: u32le length | u8 method | u32le request id | u8 status | payload (length - 6 bytes)
  * length counts the bytes after the length field. The payload of a request is the method's
  * request message; that of a response its response message (status OK) or an ApiError. */
-#ifndef SC_CONTROL_API_FRAME_H
-#define SC_CONTROL_API_FRAME_H
+#ifndef SC_CODEC_CTL_FRAME_H
+#define SC_CODEC_CTL_FRAME_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -27,6 +28,12 @@
 #define SC_CTL_REQ_MIN    5u          /* smallest length field of a request */
 #define SC_CTL_RESP_MIN   6u          /* smallest length field of a response */
 #define SC_CTL_ARENA_MULT 4u          /* a request decodes within 4x its payload + 64 KiB */
+
+/* Field limits sc_ctl_request_check enforces; equal to control/fsm.h's SC_FSM_STR_MAX,
+ * SC_FSM_SERVICES_MAX and SC_FSM_ROLES_MAX (control/api.c asserts it at compile time). */
+#define SC_CTL_STR_MAX      1024 /* tenant, service, engine id, address, role */
+#define SC_CTL_SERVICES_MAX 256  /* service names in one QueryBlocks */
+#define SC_CTL_ROLES_MAX    32   /* roles of one Register */
 
 typedef enum {
     SC_CTL_ADD_BLOCKS = 1,
@@ -103,9 +110,9 @@ SC_MUST_USE int sc_ctl_request_decode(const sc_ctl_frame_t *f, sc_arena_t *a,
                                       ProtobufCMessage **out, sc_err_t *err);
 
 /* Field rules that do not need the metastore: QueryBlocks has a tenant, start_ns <= end_ns and
- * at most SC_FSM_SERVICES_MAX services; Register and Heartbeat have an engine id; replica
+ * at most SC_CTL_SERVICES_MAX services; Register and Heartbeat have an engine id; replica
  * methods a non-zero replica id (and an address for AddReplica). Every string within
- * SC_FSM_STR_MAX. 0 or -SC_E_INVALID. */
+ * SC_CTL_STR_MAX. 0 or -SC_E_INVALID. */
 SC_MUST_USE int sc_ctl_request_check(unsigned method, const ProtobufCMessage *msg, sc_err_t *err);
 
 /* Pack a response frame: header + msg (borrowed; may be NULL for an empty payload) into *out

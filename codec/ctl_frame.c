@@ -1,5 +1,5 @@
 /* Frames of the control API: header layout, request decoding and field rules, response packing
- * (control/api_frame.h). Owns no state. Never reads past the caller's bytes; every allocation a
+ * (codec/ctl_frame.h). Owns no state. Never reads past the caller's bytes; every allocation a
  * peer can cause goes through the caller's bounded arena. */
 #include <stdlib.h>
 #include <string.h>
@@ -8,9 +8,8 @@
 #include "base/err.h"
 #include "base/sc_assert.h"
 
+#include "codec/ctl_frame.h"
 #include "codec/proto/control_api.pb-c.h"
-#include "control/api_frame.h"
-#include "control/fsm.h"
 
 _Static_assert(SC_CTL_REQ_HDR == 4 + SC_CTL_REQ_MIN, "request header = length + method + id");
 _Static_assert(SC_CTL_RESP_HDR == 4 + SC_CTL_RESP_MIN, "response header adds the status");
@@ -176,8 +175,8 @@ ProtobufCAllocator sc_ctl_arena_allocator(sc_arena_t *a)
 
 static int check_str(const char *s, const char *what, sc_err_t *err)
 {
-    if (s && strnlen(s, SC_FSM_STR_MAX + 1) > SC_FSM_STR_MAX) {
-        return sc_errf(err, -SC_E_INVALID, "%s longer than %d bytes", what, SC_FSM_STR_MAX);
+    if (s && strnlen(s, SC_CTL_STR_MAX + 1) > SC_CTL_STR_MAX) {
+        return sc_errf(err, -SC_E_INVALID, "%s longer than %d bytes", what, SC_CTL_STR_MAX);
     }
     return 0;
 }
@@ -190,9 +189,9 @@ static int check_query(const Scorch__Control__Api__V1__QueryBlocksRequest *q, sc
         return sc_errf(err, -SC_E_INVALID, "start_ns %lld is after end_ns %lld",
                        (long long)q->start_ns, (long long)q->end_ns);
     }
-    if (q->n_services > SC_FSM_SERVICES_MAX) {
+    if (q->n_services > SC_CTL_SERVICES_MAX) {
         return sc_errf(err, -SC_E_INVALID, "%zu services (at most %d)", q->n_services,
-                       SC_FSM_SERVICES_MAX);
+                       SC_CTL_SERVICES_MAX);
     }
     for (size_t i = 0; i < q->n_services; i++) {
         if (check_str(q->services[i], "service", err) < 0) return -SC_E_INVALID;
@@ -210,8 +209,8 @@ static int check_register(const Scorch__Control__Api__V1__RegisterRequest *r, sc
 {
     if (check_engine_id(r->id, err) < 0) return -SC_E_INVALID;
     if (check_str(r->address, "address", err) < 0) return -SC_E_INVALID;
-    if (r->n_roles > SC_FSM_ROLES_MAX) {
-        return sc_errf(err, -SC_E_INVALID, "%zu roles (at most %d)", r->n_roles, SC_FSM_ROLES_MAX);
+    if (r->n_roles > SC_CTL_ROLES_MAX) {
+        return sc_errf(err, -SC_E_INVALID, "%zu roles (at most %d)", r->n_roles, SC_CTL_ROLES_MAX);
     }
     for (size_t i = 0; i < r->n_roles; i++) {
         if (check_str(r->roles[i], "role", err) < 0) return -SC_E_INVALID;
