@@ -38,7 +38,9 @@ typedef struct sc_selector {
     sc_matcher_t *m; /* in parse order; a metric name becomes __name__="..." first */
     uint32_t n;
     uint32_t cap;
-    void *scratch; /* private: regex match data */
+    void *scratch;      /* private: regex match data */
+    uint64_t re_aborts; /* regex matches stopped by PCRE2's match limits: the matcher then
+                           fails (the series is left out); for logs and metrics */
 } sc_selector_t;
 
 /* Largest selector text accepted (bytes) and most matchers. */

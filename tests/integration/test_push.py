@@ -73,7 +73,7 @@ class Server:
         self.dir = tempfile.mkdtemp(prefix="scorch-push-")
         args = [scorch, "-target=engine", f"-server.http-listen-address={HOST}", f"-server.http-listen-port={self.port}",
                 f"-storage.filesystem.dir={self.dir}", "-validation.reject-older-than=0",
-                "-validation.reject-newer-than=0", "-log.level=warn"] + extra
+                "-validation.reject-newer-than=0", "-log.level=warn", "-control.api-address="] + extra
         self.proc = subprocess.Popen(args)
         deadline = time.time() + 30
         while time.time() < deadline:

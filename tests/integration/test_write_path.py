@@ -37,7 +37,7 @@ class Server:
         args = [scorch, "-target=engine", f"-server.http-listen-address={HOST}", f"-server.http-listen-port={self.port}",
                 f"-storage.filesystem.dir={self.dir}", "-validation.reject-older-than=0",
                 "-validation.reject-newer-than=0", "-distributor.ingestion-rate-limit-mb=0",
-                "-log.level=warn"] + list(extra)
+                "-log.level=warn", "-control.api-address="] + list(extra)
         self.proc = subprocess.Popen(args)
         deadline = time.time() + 30
         while time.time() < deadline:
