@@ -38,7 +38,9 @@
 
 /* Profile ids: a stored profile is one (series, timestamp). Its id is a UUID-shaped string
  * derived from the series' label hash (sc_labels_hash) and the timestamp, so it is the same in
- * every block and stable across compaction. */
+ * every block and stable across compaction: xxh3-128 of the two as little-endian 64-bit words,
+ * with the UUID version (4) and variant (RFC 4122) bits set, as 8-4-4-4-12 lowercase hex.
+ * Filters accept either case; text of another shape matches no profile. */
 #define SC_QPROFILE_ID_LEN 36
 void sc_qprofile_id(uint64_t series_hash, int64_t ts_ns, char out[SC_QPROFILE_ID_LEN + 1]);
 
@@ -64,6 +66,11 @@ typedef struct sc_qstats {
 /* Fold the rows of d that pass f into tree t (function-name tree: each location's lines,
  * innermost first, become frames; unsymbolised locations become "0x<address>"). d must hold
  * SC_QMERGE_WANT_TREE (and ROW_SPANS when f has span ids and the dataset has that section).
+ * Details (docs/query.md "Query execution on a dataset"): an unsymbolised frame is named
+ * "0x" + the address in lowercase hex without padding (spec: implementation-defined); rows of
+ * the empty stack add to the root's self; a call site compares frame names root first (inline
+ * frames count one each); a span filter never matches span id 0 (no span) and matches nothing in
+ * a dataset without span ids. Borrows d and f; t and st are added to.
  * 0, -SC_E_LIMITED (t's mem_max), -SC_E_NOMEM, -SC_E_CORRUPT (an inconsistent dataset). */
 SC_MUST_USE int sc_qmerge_tree(const sc_block_data_t *d, sc_qfilter_t *f, sc_ftree_t *t,
                                sc_qstats_t *st, sc_err_t *err);
@@ -84,10 +91,17 @@ typedef struct sc_qseries_cfg {
 sc_qseries_t *sc_qseries_new(const sc_qseries_cfg_t *cfg);
 void sc_qseries_free(sc_qseries_t *s);
 /* Add each matching profile of d (its rows in (start - step, end] that pass f, summed) to its
- * bucket. d must hold SERIES, ROW_TIMES, ROW_VALUES (and the tree sections when f has a call
- * site, ROW_STACKS with profile ids... : use SC_QMERGE_WANT_TREE to be safe). */
+ * bucket. The window is cfg's: f's start_ns/end_ns are NOT used (a coordinator lists blocks from
+ * start - step). A profile's time in ms is floor(ts_ns / 1e6); profiles after the last boundary
+ * b_k <= end are not counted (spec §14 #26); a profile none of whose rows pass the sample
+ * filters is not counted (nor averaged). The exemplar of a point is its largest profile (ties:
+ * the earlier, then the smaller series hash, so partials merge to the same answer in any order).
+ * d must hold SERIES, ROW_TIMES, ROW_VALUES (and the tree sections when f has a call
+ * site, ROW_STACKS with profile ids... : use SC_QMERGE_WANT_TREE to be safe). Strings are copied.
+ * 0, -SC_E_LIMITED (cfg.mem_max), -SC_E_NOMEM, -SC_E_CORRUPT; err says which. */
 SC_MUST_USE int sc_qseries_add(sc_qseries_t *s, const sc_block_data_t *d, sc_qfilter_t *f,
                                sc_qstats_t *st, sc_err_t *err);
+/* dst += src (same cfg). src is unchanged. 0, -SC_E_LIMITED (dst's mem_max), -SC_E_NOMEM. */
 SC_MUST_USE int sc_qseries_merge(sc_qseries_t *dst, const sc_qseries_t *src);
 
 typedef struct sc_qexemplar {
@@ -132,9 +146,11 @@ typedef struct sc_qlabels sc_qlabels_t;
 sc_qlabels_t *sc_qlabels_new(sc_qlabels_mode_t mode, sc_str_t name, const sc_str_t *project,
                              uint32_t n_project, bool utf8, size_t mem_max);
 void sc_qlabels_free(sc_qlabels_t *l);
-/* Series of d that match f and whose time range overlaps [start_ns, end_ns]. d needs SERIES. */
+/* Series of d that match f and whose time range overlaps [start_ns, end_ns]. d needs SERIES.
+ * VALUES skips empty values. 0, -SC_E_LIMITED (mem_max), -SC_E_NOMEM, -SC_E_CORRUPT. */
 SC_MUST_USE int sc_qlabels_add(sc_qlabels_t *l, const sc_block_data_t *d, sc_qfilter_t *f,
                                sc_qstats_t *st, sc_err_t *err);
+/* dst += src (same mode and parameters). 0, -SC_E_LIMITED, -SC_E_NOMEM. */
 SC_MUST_USE int sc_qlabels_merge(sc_qlabels_t *dst, const sc_qlabels_t *src);
 /* Sorted, distinct strings (PROFILE_TYPES, NAMES, VALUES) in arena a. */
 SC_MUST_USE int sc_qlabels_strings(const sc_qlabels_t *l, sc_arena_t *a, sc_str_t **out,
