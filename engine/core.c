@@ -201,8 +201,11 @@ int sc_core_send(sc_core_t *core, uint16_t to, sc_msg_t *msg)
 void sc_core_reply(sc_core_t *core, sc_msg_t *msg)
 {
     SC_ASSERT(msg->peer_core == core->id);
-    sc_link_reply(core->in[msg->home_core], msg);
-    wake_if_sleeping(core, &core->engine->cores[msg->home_core]);
+    /* Once replied, msg belongs to its home core again (which may free it at once): read
+     * everything needed first. */
+    uint16_t home = msg->home_core;
+    sc_link_reply(core->in[home], msg);
+    wake_if_sleeping(core, &core->engine->cores[home]);
 }
 
 uint64_t sc_core_full_events(const sc_core_t *core)

@@ -59,6 +59,9 @@ typedef enum sc_query_kind {
     SC_QUERY_BLOCKS, /* -> q->blocks only (GetProfileStats, AnalyzeQuery): no object read */
 } sc_query_kind_t;
 
+/* blocks: kept after pruning (the ones read); objects_opened: objects any byte was read from;
+ * datasets_read: datasets decoded; bytes_read: from the object store; footer_cache_hits: objects
+ * whose footer came from a query core's cache; merge: codec/qmerge.h's counters. */
 typedef struct sc_query_stats {
     uint64_t blocks, objects_opened, datasets_read, bytes_read, footer_cache_hits;
     sc_qstats_t merge;
@@ -104,7 +107,12 @@ struct sc_query {
 
 /* Start q on core (its thread). done runs later on that core, exactly once. The selector and
  * profile type are parsed first; errors (-SC_E_INVALID with the parser's message) come back
- * through done too. */
+ * through done too. Other statuses (q->error says why; docs/query.md "Query execution across
+ * cores"): the block source's; -SC_E_LIMITED (max_blocks, mem_max); -SC_E_TIMEOUT (timeout_ns);
+ * -SC_E_CORRUPT (an object failed verification: the message names its key and section);
+ * -SC_E_INTERNAL ("object <key> listed in the metastore is missing"); -SC_E_UNAVAIL (storage
+ * I/O); -SC_E_NOMEM. On success every kind but BLOCKS has its result set, empty when nothing
+ * matched. */
 void sc_query_start(sc_queries_t *qs, sc_core_t *core, sc_query_t *q);
 /* Free q's results. */
 void sc_query_release(sc_query_t *q);
