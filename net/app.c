@@ -14,6 +14,9 @@
 #include "engine/heap.h"
 #include "net/app.h"
 #include "net/sc_build_info.h"
+#include "net/render.h"
+#include "net/settings.h"
+#include "net/querier.h"
 
 #ifndef __VERSION__
 #define __VERSION__ "unknown"
@@ -153,7 +156,7 @@ static void add_route(sc_app_t *app, const char *path, unsigned methods, sc_http
     add_route_ctx(app, path, methods, fn, app);
 }
 
-static int init_ingest(sc_app_t *app, sc_err_t *err)
+static void set_node_id(sc_app_t *app)
 {
     const sc_config_t *c = &app->cfg;
     if (!c->node_id[0] && gethostname(app->node_id, sizeof(app->node_id) - 1) < 0) {
@@ -161,6 +164,40 @@ static int init_ingest(sc_app_t *app, sc_err_t *err)
     } else if (c->node_id[0]) {
         snprintf(app->node_id, sizeof(app->node_id), "%s", c->node_id);
     }
+}
+
+/* The control client (engine/ctl.h), attached before the modules that call it: endpoints from
+ * -control.endpoints, else the embedded control's -control.api-address. Both empty: no client
+ * (block metadata goes to dlq/ only). */
+static int init_ctl(sc_app_t *app, sc_err_t *err)
+{
+    const sc_config_t *c = &app->cfg;
+    const char *eps = c->control_endpoints[0] ? c->control_endpoints : c->control_api_addr;
+    if (!eps[0]) return 0;
+    char advertise[SC_CTL_ADDR_MAX];
+    const char *host = c->listen_addr;
+    char hostname[64];
+    if (!host[0] || strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0) {
+        if (gethostname(hostname, sizeof(hostname) - 1) < 0) snprintf(hostname, 64, "localhost");
+        hostname[sizeof(hostname) - 1] = '\0';
+        host = hostname;
+    }
+    snprintf(advertise, sizeof(advertise), strchr(host, ':') ? "[%s]:%lld" : "%s:%lld", host,
+             (long long)c->listen_port);
+    sc_ctl_cfg_t cc = {.endpoints = eps,
+                       .timeout_ns = c->control_timeout_ms * SC_NS_PER_MS,
+                       .node_id = app->node_id,
+                       .advertise = advertise,
+                       .heartbeat_ns = c->control_heartbeat_ms * SC_NS_PER_MS};
+    app->ctl = sc_ctl_create(app->engine, &cc, err);
+    if (!app->ctl) return sc_err_wrapf(err, "-control.endpoints \"%s\"", eps);
+    if (sc_ctl_attach(app->ctl) < 0) return sc_errf(err, -ENOSPC, "engine: too many modules");
+    return 0;
+}
+
+static int init_ingest(sc_app_t *app, sc_err_t *err)
+{
+    const sc_config_t *c = &app->cfg;
     sc_segments_cfg_t sc = {.shards = (uint32_t)c->shards,
                             .duration_ns = c->segment_duration_ms * SC_NS_PER_MS,
                             .seal_bytes = (uint64_t)c->segment_bytes,
@@ -170,7 +207,8 @@ static int init_ingest(sc_app_t *app, sc_err_t *err)
                             .max_series = (uint32_t)c->max_series,
                             .series_idle_ns = c->series_idle_ms * SC_NS_PER_MS,
                             .store = app->store,
-                            .node_id = app->node_id};
+                            .node_id = app->node_id,
+                            .ctl = app->ctl};
     app->segments = sc_segments_create(app->engine, &sc);
     if (!app->segments) return sc_errf(err, -ENOMEM, "segments: out of memory");
     sc_ingest_cfg_t ic = {.multitenancy = c->multitenancy,
@@ -194,6 +232,46 @@ static int init_ingest(sc_app_t *app, sc_err_t *err)
     add_route_ctx(app, "/pyroscope/ingest", SC_HTTP_M_POST, sc_ingest_http_handler, app->ingest);
     int n = 0;
     const sc_connect_method_t *m = sc_ingest_methods(app->ingest, &n);
+    for (int i = 0; i < n; i++) {
+        add_route_ctx(app, m[i].path, SC_HTTP_M_POST, sc_connect_http_handler,
+                      (void *)(uintptr_t)&m[i]);
+    }
+    return 0;
+}
+
+/* Block source while the engine has no control client: every query fails, naming why. */
+static void no_metastore(void *ctx, sc_core_t *core, sc_query_t *q, const char *tenant,
+                         int64_t start_ns, int64_t end_ns, const sc_str_t *services,
+                         uint32_t n_services, sc_query_blocks_done_fn done)
+{
+    (void)ctx, (void)tenant, (void)start_ns, (void)end_ns, (void)services, (void)n_services;
+    done(core, q, -SC_E_UNAVAIL, NULL, 0, "no metastore client configured");
+}
+
+/* Query execution (engine/query.h) and querier.v1 (net/querier.h); limits from -querier.*. */
+static int init_querier(sc_app_t *app, sc_err_t *err)
+{
+    const sc_config_t *c = &app->cfg;
+    sc_queries_cfg_t qc = {.store = app->store,
+                           .blocks = app->ctl ? sc_querier_ctl_blocks : no_metastore,
+                           .blocks_ctx = app->ctl,
+                           .max_blocks = (uint32_t)c->querier_max_blocks,
+                           .mem_max = (size_t)c->querier_mem_max,
+                           .timeout_ns = c->querier_timeout_ms * SC_NS_PER_MS,
+                           .footer_cache_bytes = SC_MiB(32)};
+    app->queries = sc_queries_create(app->engine, &qc, err);
+    if (!app->queries) return err && err->code ? err->code : -ENOMEM;
+    sc_querier_cfg_t rc = {.multitenancy = c->multitenancy,
+                           .max_query_length_ms = c->querier_max_query_length_ms,
+                           .lookback_ms = c->querier_lookback_ms,
+                           .body_inflated_max = (size_t)c->body_bytes_max * 4 + SC_MiB(1)};
+    app->querier = sc_querier_create(&rc, app->engine, app->queries);
+    if (!app->querier) return sc_errf(err, -ENOMEM, "querier: out of memory");
+    if (sc_queries_attach(app->queries) < 0 || sc_querier_attach(app->querier) < 0) {
+        return sc_errf(err, -ENOSPC, "engine: too many modules");
+    }
+    int n = 0;
+    const sc_connect_method_t *m = sc_querier_methods(app->querier, &n);
     for (int i = 0; i < n; i++) {
         add_route_ctx(app, m[i].path, SC_HTTP_M_POST, sc_connect_http_handler,
                       (void *)(uintptr_t)&m[i]);
@@ -239,8 +317,13 @@ int sc_app_init(sc_app_t *app, sc_err_t *err)
     add_route(app, "/api/v1/status/config", SC_HTTP_M_GET, h_config);
     add_route(app, "/api/v1/status/config/diff", SC_HTTP_M_GET, h_config_diff);
     add_route(app, "/api/v1/status/config/default", SC_HTTP_M_GET, h_config_default);
+    set_node_id(app);
+    if ((rc = init_ctl(app, err)) < 0) return rc;
     rc = init_ingest(app, err);
     if (rc < 0) return rc;
+    if ((rc = sc_settings_register(app, err)) < 0) return rc;
+    if ((rc = init_querier(app, err)) < 0) return rc;
+    if ((rc = sc_render_register(app, err)) < 0) return rc;
 
     sc_http_server_cfg_t hc;
     sc_config_http(&app->cfg, &hc);
@@ -268,7 +351,14 @@ void sc_app_fini(sc_app_t *app)
 {
     sc_http_server_destroy(app->http);
     sc_ingest_destroy(app->ingest);
+    sc_settings_destroy(app->settings);
+    sc_querier_destroy(app->querier);
+    sc_queries_destroy(app->queries);
+    app->querier = NULL;
+    app->queries = NULL;
     sc_segments_destroy(app->segments);
+    sc_ctl_destroy(app->ctl);
+    app->ctl = NULL;
     sc_engine_destroy(app->engine);
     sc_objstore_close(app->store);
     app->store = NULL;

@@ -4,6 +4,7 @@
 #define SC_APP_H
 
 #include "engine/core.h"
+#include "engine/ctl.h"
 #include "engine/segment.h"
 #include "net/ingest.h"
 #include "net/http_server.h"
@@ -18,6 +19,10 @@ typedef struct sc_app {
     sc_segments_t *segments;
     sc_ingest_t *ingest;
     sc_objstore_t *store;
+    sc_ctl_t *ctl; /* the engine's scorch-control client (engine/ctl.h); NULL: none configured */
+    struct sc_settings *settings; /* settings.v1, version.v1, capabilities.v1 (net/settings.h) */
+    struct sc_queries *queries;   /* query execution on the cores (engine/query.h) */
+    struct sc_querier *querier;   /* querier.v1.QuerierService over Connect (net/querier.h) */
     char node_id[128];
     sc_http_route_t routes[SC_APP_ROUTES_MAX];
     int routes_count;

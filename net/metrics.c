@@ -230,6 +230,7 @@ static void render_ingest(const sc_app_t *app, sc_buf_t *b)
     uint64_t sb = 0, ss = 0, sm = 0;
     uint64_t seals = 0, seal_fail = 0, obj_bytes = 0, acked = 0, ack_fail = 0, ack_ns = 0;
     uint64_t ref_full = 0, ref_series = 0, open_b = 0, sealing_b = 0, active = 0;
+    uint64_t commits = 0, dlq = 0, commit_calls = 0;
     for (uint32_t i = 0; i < n; i++) {
         const sc_ingest_stats_t *s = sc_ingest_stats(app->ingest, i);
         if (s) {
@@ -256,6 +257,9 @@ static void render_ingest(const sc_app_t *app, sc_buf_t *b)
             open_b += sc_counter_get(&g->open_bytes);
             sealing_b += sc_counter_get(&g->sealing_bytes);
             active += sc_counter_get(&g->active_series);
+            commits += sc_counter_get(&g->metastore_commits);
+            dlq += sc_counter_get(&g->dlq_fallbacks);
+            commit_calls += sc_counter_get(&g->metastore_calls);
         }
     }
     counter(b, "scorch_ingest_profiles_total", "Profiles accepted.", prof);
@@ -281,6 +285,15 @@ static void render_ingest(const sc_app_t *app, sc_buf_t *b)
     counter(b, "scorch_segment_seal_failures_total",
             "Seals whose object or metadata write failed (their requests got 503).", seal_fail);
     counter(b, "scorch_segment_object_bytes_total", "Bytes of segment objects written.", obj_bytes);
+    counter(b, "scorch_segment_metastore_commits_total",
+            "Blocks whose metadata scorch-control committed (AddBlocks) before the ack.", commits);
+    counter(b, "scorch_segment_metastore_calls_total",
+            "AddBlocks calls made by segment cores (each carries the seals then waiting).",
+            commit_calls);
+    counter(b, "scorch_segment_dlq_fallbacks_total",
+            "Blocks whose metadata went to dlq/ instead (control unreachable, timed out, or "
+            "refused the block; or no control configured).",
+            dlq);
     counter(b, "scorch_segment_acked_batches_total", "Batches acknowledged durable.", acked);
     counter(b, "scorch_segment_ack_failed_batches_total", "Batches answered with a storage error.",
             ack_fail);

@@ -22,6 +22,16 @@ const sc_opt_t sc_config_opts[] = {
      "Raft address of the embedded scorch-control (-target=all)."},
     {"control.api-address", SC_OPT_STRING, F(control_api_addr), "127.0.0.1:9096", NOLIM, NULL,
      "Control API address of the embedded scorch-control (-target=all)."},
+    {"control.endpoints", SC_OPT_STRING, F(control_endpoints), "", NOLIM, NULL,
+     "Control API addresses (host:port, IP literals, comma-separated) the engine calls to "
+     "commit blocks, list them and register; empty: -control.api-address. When none answers, "
+     "pushes are still acknowledged, with their metadata in the object store's dlq/ area."},
+    {"control.timeout", SC_OPT_DURATION, F(control_timeout_ms), "5s", 10, MS(600000), NULL,
+     "Deadline of one call to scorch-control, redirects and reconnects included; a block not "
+     "committed by then has its metadata written to dlq/ instead."},
+    {"control.heartbeat-interval", SC_OPT_DURATION, F(control_heartbeat_ms), "5s", 0, MS(3600000),
+     NULL,
+     "How often the engine heartbeats to scorch-control after registering (0: never register)."},
     {"auth.multitenancy-enabled", SC_OPT_BOOL, F(multitenancy), "false", NOLIM, NULL,
      "Require X-Scope-OrgID on every request; when false every request belongs to tenant "
      "'anonymous'."},
@@ -111,6 +121,23 @@ const sc_opt_t sc_config_opts[] = {
     {"ingester.max-global-series-per-tenant", SC_OPT_INT, F(max_series), "5000", 0, 1 << 30, NULL,
      "Most active series per tenant across the engine's segment cores (0: unlimited); a push "
      "that would create more is refused with 429."},
+    {"querier.max-query-length", SC_OPT_DURATION, F(querier_max_query_length_ms), "24h", 0,
+     (int64_t)1 << 50, NULL,
+     "Longest time range a query may cover (end - start, after the look-back clamp); longer "
+     "ones are refused with invalid_argument (0: unlimited)."},
+    {"querier.max-query-lookback", SC_OPT_DURATION, F(querier_lookback_ms), "0", 0,
+     (int64_t)1 << 50, NULL,
+     "How far back queries may look: a range ending before now minus this answers empty, one "
+     "starting before it is clamped (0: unlimited)."},
+    {"querier.max-blocks-per-query", SC_OPT_INT, F(querier_max_blocks), "100000", 0, 1 << 30, NULL,
+     "Most stored blocks one query may read; more is refused with resource_exhausted "
+     "(0: unlimited)."},
+    {"querier.max-memory-per-query", SC_OPT_BYTES, F(querier_mem_max), "512MiB", 0,
+     (int64_t)1 << 40, NULL,
+     "Memory one query's partial results may hold, split over its query cores; more is "
+     "refused with resource_exhausted (0: unlimited)."},
+    {"querier.timeout", SC_OPT_DURATION, F(querier_timeout_ms), "2m", 0, MS(86400000), NULL,
+     "Deadline of one query; past it the call fails with deadline_exceeded (0: none)."},
     {"log.level", SC_OPT_STRING, F(log_level), "info", NOLIM, "error|warn|info|debug",
      "Only log messages with the given severity or above."},
 };

@@ -57,6 +57,14 @@ typedef struct sc_config {
     char control_dir[512];
     char control_raft_addr[128];
     char control_api_addr[128];
+    char control_endpoints[512];
+    int64_t control_timeout_ms;
+    int64_t control_heartbeat_ms;
+    int64_t querier_max_query_length_ms;
+    int64_t querier_max_blocks;
+    int64_t querier_mem_max;
+    int64_t querier_timeout_ms;
+    int64_t querier_lookback_ms;
 } sc_config_t;
 
 extern const sc_opt_t sc_config_opts[];
