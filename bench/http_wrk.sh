@@ -95,7 +95,7 @@ echo "http_wrk: scorch $SCORCH (1 engine core) and ref_httpd, both on CPU 0; wrk
 
 DIR_SC=$(mktemp -d)
 DIRS+=("$DIR_SC")
-taskset -c 0 "$SCORCH" -engine.cores=1 -target=engine -server.http-listen-port="$P_SC" \
+taskset -c 0 "$SCORCH" -engine.cores=1 -target=engine -control.api-address= -server.http-listen-port="$P_SC" \
     -server.http-listen-address=127.0.0.1 -storage.filesystem.dir="$DIR_SC" -log.level=warn &
 PID_SC=$!
 PIDS+=("$PID_SC")
@@ -142,7 +142,7 @@ PIDS=()
 # Idle RSS with the default core count (one per online CPU), after start-up settles.
 DIR_RSS=$(mktemp -d)
 DIRS+=("$DIR_RSS")
-"$SCORCH" -target=engine -server.http-listen-port="$P_RSS" -server.http-listen-address=127.0.0.1 \
+"$SCORCH" -target=engine -control.api-address= -server.http-listen-port="$P_RSS" -server.http-listen-address=127.0.0.1 \
     -storage.filesystem.dir="$DIR_RSS" -log.level=warn &
 PID_RSS=$!
 PIDS+=("$PID_RSS")

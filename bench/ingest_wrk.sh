@@ -61,7 +61,7 @@ trap cleanup EXIT
 
 DIR=$(mktemp -d)
 taskset -c 0 "$SCORCH" -engine.cores=1 -server.http-listen-address=127.0.0.1 \
-    -target=engine -server.http-listen-port="$PORT" -storage.filesystem.dir="$DIR" \
+    -target=engine -control.api-address= -server.http-listen-port="$PORT" -storage.filesystem.dir="$DIR" \
     -validation.reject-older-than=0 -validation.reject-newer-than=0 \
     -distributor.ingestion-rate-limit-mb=0 >"$DIR.log" 2>&1 &
 PID=$!

@@ -43,6 +43,23 @@ static void h_ready(sc_http_conn_t *c, sc_http_req_t *req, void *ctx)
         sc_http_respond(c, 503, "text/plain; charset=utf-8", NULL, msg, (size_t)len);
         return;
     }
+    if (app->ctl && app->cfg.control_heartbeat_ms > 0 && !app->ctl_reached &&
+        strcmp(app->cfg.target, "all") == 0) {
+        /* Embedded default: not ready until the scorch-control we started answered once (the
+         * engine's Register). Before that, acknowledged pushes would reach the metastore only
+         * through the dlq/ replay. (A -target=engine node serves at once: its control may be
+         * down for longer, and dlq/ keeps what it acknowledges.) */
+        uint64_t ok = 0;
+        for (uint32_t i = 0; i < n; i++)
+            ok += sc_counter_get(&sc_ctl_stats(app->ctl, i)->calls_ok);
+        if (!ok) {
+            static const char msg[] = "not ready: scorch-control (the metastore) has not "
+                                      "answered yet (-control.endpoints)\n";
+            sc_http_respond(c, 503, "text/plain; charset=utf-8", NULL, msg, sizeof(msg) - 1);
+            return;
+        }
+        app->ctl_reached = 1; /* stays ready: later outages fall back to dlq/ */
+    }
     sc_http_respond(c, 200, "text/plain; charset=utf-8", NULL, "ready", 5);
 }
 

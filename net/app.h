@@ -27,6 +27,7 @@ typedef struct sc_app {
     sc_http_route_t routes[SC_APP_ROUTES_MAX];
     int routes_count;
     int64_t start_wall_ns;
+    _Atomic int ctl_reached; /* /ready: scorch-control answered once */
 } sc_app_t;
 
 /* Build the engine and the HTTP server from app->cfg (already loaded). 0 or an error in err. */

@@ -4,7 +4,9 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -83,9 +85,14 @@ void sc_child_init(sc_child_t *c, const char *path, const char *const *args, int
 
 int sc_child_start(sc_child_t *c, sc_err_t *err)
 {
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) return sc_errf(err, -errno, "fork for %s: %s", c->path, strerror(errno));
     if (pid == 0) {
+        /* The child must not outlive scorch when scorch dies without stopping it (a crash, kill
+         * -9): the kernel sends SIGTERM (a graceful control shutdown) when the forking thread,
+         * scorch's main thread, exits. Checked once more in case it already has. */
+        if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent) _exit(1);
         sigset_t none;
         sigemptyset(&none);
         pthread_sigmask(SIG_SETMASK, &none, NULL);

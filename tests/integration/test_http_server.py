@@ -272,6 +272,7 @@ class Server:
             "engine.pin-cores": "false",
             "log.level": "info",
             "target": "engine",
+            "control.api-address": "",
         }
         opts.update(flags)
         self.args = [binary] + ["-%s=%s" % kv for kv in opts.items()]

@@ -46,7 +46,7 @@ def main():
     data = tempfile.mkdtemp(prefix="scorch-node-")
     proc = subprocess.Popen([a.scorch, f"-server.http-listen-address={HOST}",
                              f"-server.http-listen-port={port}", f"-storage.filesystem.dir={data}",
-                             "-target=engine",
+                             "-target=engine", "-control.api-address=",
                              "-log.level=warn"])
     failures = []
     try:
