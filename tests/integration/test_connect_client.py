@@ -159,7 +159,7 @@ def main():
         path = os.path.join(gen, "expect.json")
         with open(path, "w") as f:
             json.dump(expect, f)
-        r = subprocess.run(["node", "client.mjs", path], cwd=a.workdir, env=env, timeout=600)
+        r = subprocess.run(["node", "client.mjs", path], cwd=a.workdir, env=env, timeout=300)
         if r.returncode != 0:
             failures.append(f"client.mjs exited {r.returncode}")
     finally:

@@ -85,7 +85,12 @@ async function expectError(p, code, what) {
 
 async function run(binary) {
   const codec = binary ? 'proto' : 'json';
-  const transport = createConnectTransport({ baseUrl: BASE, httpVersion: '1.1', useBinaryFormat: binary });
+  const transport = createConnectTransport({
+    baseUrl: BASE,
+    httpVersion: '1.1',
+    useBinaryFormat: binary,
+    defaultTimeoutMs: 60000, // a call that hangs fails (and names itself) instead of the test
+  });
   const q = createClient(querier.QuerierService, transport);
   const st = createClient(settings.SettingsService, transport);
   const ver = createClient(version.Version, transport);
