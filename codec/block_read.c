@@ -29,6 +29,68 @@ uint64_t sc_blk_uv_slow(sc_blk_rd_t *r)
     return 0;
 }
 
+/* The 7-bit groups of a varint's bytes (flags cleared, first byte lowest) packed together. */
+static inline uint64_t pack7(uint64_t x)
+{
+    x = (x & 0x007f007f007f007fULL) | ((x >> 1) & 0x3f803f803f803f80ULL);
+    x = (x & 0x00003fff00003fffULL) | ((x >> 2) & 0x0fffc0000fffc000ULL);
+    return (x & 0x000000000fffffffULL) | ((x >> 4) & 0x00fffffff0000000ULL);
+}
+
+/* sc_blk_uv for the column decoders, with a branch-light path while 8 bytes are in hand: one
+ * unaligned load, the varint's length from the first byte whose high bit is clear, and its 7-bit
+ * groups packed in three shift-and-mask steps (so the length of a multi-byte value costs no
+ * mispredicted branch). Varints of 9 or 10 bytes and a section's last 7 bytes take sc_blk_uv's
+ * path, so values, consumed bytes and errors are exactly sc_blk_uv's. */
+static inline uint64_t uv(sc_blk_rd_t *r)
+{
+    const uint8_t *p = r->p;
+    if (SC_LIKELY(r->end - p >= 8)) {
+        uint64_t x;
+        memcpy(&x, p, 8);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+        x = __builtin_bswap64(x);
+#endif
+        if (SC_LIKELY(!(x & 0x80))) {
+            r->p = p + 1;
+            return x & 0x7f;
+        }
+        uint64_t stop = ~x & 0x8080808080808080ULL;
+        if (SC_LIKELY(stop != 0)) {
+            uint64_t low = stop & (0 - stop); /* the last byte's (clear) high bit */
+            r->p = p + ((unsigned)__builtin_ctzll(stop) >> 3) + 1;
+            return pack7(x & ((low << 1) - 1) & 0x7f7f7f7f7f7f7f7fULL); /* without the flags */
+        }
+    }
+    sc_blk_rd_t t = *r; /* only the copy's address escapes: a caller's local reader stays in
+                           registers */
+    uint64_t v = sc_blk_uv(&t);
+    *r = t;
+    return v;
+}
+
+/* Are the next 8 bytes 8 one-byte varints (small deltas and values: the common case of the row
+ * columns)? */
+static inline bool ones8(const sc_blk_rd_t *r)
+{
+    uint64_t x;
+    if (r->end - r->p < 8) return false;
+    memcpy(&x, r->p, 8);
+    return (x & 0x8080808080808080ULL) == 0; /* the same in either byte order */
+}
+
+/* Zig-zag decoded one-byte varint. */
+static inline int64_t unzz1(uint8_t b)
+{
+    return (int64_t)(b >> 1) ^ -(int64_t)(b & 1);
+}
+
+/* Zig-zag decoded uv. */
+static inline int64_t zv(sc_blk_rd_t *r)
+{
+    return sc_blk_unzz(uv(r));
+}
+
 static const uint8_t *rd_bytes(sc_blk_rd_t *r, uint64_t n)
 {
     if (n > sc_blk_left(r)) {
@@ -357,7 +419,7 @@ static int read_strs(rctx_t *c, int s, sc_blk_rd_t *r, uint64_t n, sc_str_t **ou
     if (!v) return nomem(c, s);
     uint64_t total = 0;
     for (uint64_t i = 0; i < n; i++) {
-        uint64_t len = sc_blk_uv(r);
+        uint64_t len = uv(r);
         if (len > UINT32_MAX) r->bad = 1;
         v[i].len = (uint32_t)len;
         total += len;
@@ -397,11 +459,11 @@ static int read_series_labels(rctx_t *c, sc_blk_rd_t *r, sc_block_series_t *sv, 
     const int s = SC_BLOCK_SEC_SERIES;
     sc_str_t *lab;
     int rc;
-    uint64_t n_lab = sc_blk_uv(r);
+    uint64_t n_lab = uv(r);
     if ((rc = read_strs(c, s, r, n_lab, &lab)) < 0) return rc;
     uint64_t pairs = 0;
     for (uint32_t i = 0; i < n; i++) {
-        uint64_t k = sc_blk_uv(r);
+        uint64_t k = uv(r);
         pairs += k;
         if (k > UINT32_MAX || pairs > sc_blk_left(r) / 2) return bad(c, s, "label counts");
         sv[i].labels.n = sv[i].labels.cap = (uint32_t)k;
@@ -413,7 +475,7 @@ static int read_series_labels(rctx_t *c, sc_blk_rd_t *r, sc_block_series_t *sv, 
         l->v = pool;
         pool += l->n;
         for (uint32_t k = 0; k < l->n; k++) {
-            uint64_t name = sc_blk_uv(r), value = sc_blk_uv(r);
+            uint64_t name = uv(r), value = uv(r);
             if (r->bad || name >= n_lab || value >= n_lab) return bad(c, s, "label string index");
             l->v[k] = (sc_label_t){lab[name], lab[value]};
             if (k && label_cmp(l->v[k - 1].name, l->v[k].name) >= 0) {
@@ -438,14 +500,14 @@ static int read_series(rctx_t *c, sc_blk_rd_t *r)
     int rc;
     if ((rc = read_series_labels(c, r, sv, n)) < 0) return rc;
     for (uint32_t i = 0; i < n; i++) {
-        uint64_t t = sc_blk_uv(r);
+        uint64_t t = uv(r);
         if (t >= dm->n_profile_types) return bad(c, s, "profile type index");
         sv[i].profile_type_index = (uint32_t)t;
         sv[i].profile_type = dm->profile_types[t];
     }
     uint64_t row = 0;
     for (uint32_t i = 0; i < n; i++) {
-        uint64_t k = sc_blk_uv(r);
+        uint64_t k = uv(r);
         if (k == 0 || k > dm->n_rows - row) return bad(c, s, "row counts");
         sv[i].first_row = (uint32_t)row;
         sv[i].n_rows = (uint32_t)k;
@@ -454,7 +516,7 @@ static int read_series(rctx_t *c, sc_blk_rd_t *r)
     if (row != dm->n_rows) return bad(c, s, "row counts do not add up to the dataset's rows");
     uint64_t range = (uint64_t)dm->max_time_ns - (uint64_t)dm->min_time_ns;
     for (uint32_t i = 0; i < n; i++) {
-        uint64_t lo = sc_blk_uv(r), span = sc_blk_uv(r);
+        uint64_t lo = uv(r), span = uv(r);
         if (lo > range || span > range - lo) return bad(c, s, "time range outside the dataset's");
         sv[i].min_time_ns = (int64_t)((uint64_t)dm->min_time_ns + lo);
         sv[i].max_time_ns = (int64_t)((uint64_t)sv[i].min_time_ns + span);
@@ -463,6 +525,28 @@ static int read_series(rctx_t *c, sc_blk_rd_t *r)
     c->out->series = sv;
     c->out->n_series = n;
     return 0;
+}
+
+/* p[0..n) = v, 32 bytes a store pair (the compiler's vector moves) for the long runs of rows
+ * that share a series and a timestamp. */
+static void fill32(uint32_t *p, uint32_t v, uint32_t n)
+{
+    const uint32_t pat[8] = {v, v, v, v, v, v, v, v};
+    uint32_t k = 0;
+    for (; n - k >= 8; k += 8)
+        memcpy(p + k, pat, sizeof(pat));
+    for (; k < n; k++)
+        p[k] = v;
+}
+
+static void fill64(int64_t *p, int64_t v, uint32_t n)
+{
+    const int64_t pat[4] = {v, v, v, v};
+    uint32_t k = 0;
+    for (; n - k >= 4; k += 4)
+        memcpy(p + k, pat, sizeof(pat));
+    for (; k < n; k++)
+        p[k] = v;
 }
 
 static int read_times(rctx_t *c, sc_blk_rd_t *r)
@@ -475,13 +559,13 @@ static int read_times(rctx_t *c, sc_blk_rd_t *r)
     if (!rs || !rn || !rt) return nomem(c, s);
     uint64_t series = 0;
     for (uint32_t i = 0; i < n; i++) {
-        series += sc_blk_uv(r);
+        series += uv(r);
         if (series >= dm->n_series) return bad(c, s, "series id");
         rs[i] = (uint32_t)series;
     }
     uint64_t t = 0;
     for (uint32_t i = 0; i < n; i++) {
-        t += (uint64_t)sc_blk_unzz(sc_blk_uv(r));
+        t += (uint64_t)zv(r);
         rt[i] = (int64_t)t;
         if (rt[i] < dm->min_time_ns || rt[i] > dm->max_time_ns) {
             return bad(c, s, "timestamp outside the dataset's time range");
@@ -492,7 +576,7 @@ static int read_times(rctx_t *c, sc_blk_rd_t *r)
     }
     uint64_t rows = 0;
     for (uint32_t i = 0; i < n; i++) {
-        uint64_t k = sc_blk_uv(r);
+        uint64_t k = uv(r);
         if (k == 0 || k > dm->n_rows - rows) return bad(c, s, "row counts");
         rn[i] = (uint32_t)k;
         rows += k;
@@ -505,10 +589,8 @@ static int read_times(rctx_t *c, sc_blk_rd_t *r)
     if (!row_series || !row_time) return nomem(c, s);
     uint32_t at = 0;
     for (uint32_t i = 0; i < n; i++) {
-        for (uint32_t k = 0; k < rn[i]; k++) {
-            row_series[at + k] = rs[i];
-            row_time[at + k] = rt[i];
-        }
+        fill32(row_series + at, rs[i], rn[i]);
+        fill64(row_time + at, rt[i], rn[i]);
         at += rn[i];
     }
     c->out->row_series = row_series;
@@ -524,12 +606,28 @@ static int read_stacks(rctx_t *c, sc_blk_rd_t *r)
     uint32_t *v = alloc(c, n, sizeof(uint32_t));
     if (!v) return nomem(c, s);
     uint64_t prev = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        uint64_t x = prev + (uint64_t)sc_blk_unzz(sc_blk_uv(r)); /* wraps: checked below */
-        if (x >= nodes) return bad(c, s, "stack id");
-        v[i] = (uint32_t)x;
+    sc_blk_rd_t lr = *r; /* a local reader stays in registers */
+    for (uint32_t i = 0; i < n;) {
+        if (n - i >= 8 && ones8(&lr)) {
+            uint64_t over = 0; /* any id out of range: the same error as one by one */
+            const uint8_t *q = lr.p;
+#pragma GCC unroll 8
+            for (unsigned k = 0; k < 8; k++) {
+                prev += (uint64_t)unzz1(q[k]); /* wraps: checked */
+                over |= prev >= nodes;
+                v[i + k] = (uint32_t)prev;
+            }
+            if (SC_UNLIKELY(over)) return bad(c, s, "stack id");
+            lr.p += 8;
+            i += 8;
+            continue;
+        }
+        uint64_t x = prev + (uint64_t)zv(&lr); /* wraps: checked below */
+        if (SC_UNLIKELY(x >= nodes)) return bad(c, s, "stack id");
+        v[i++] = (uint32_t)x;
         prev = x;
     }
+    *r = lr;
     int rc;
     if ((rc = done(c, s, r)) < 0) return rc;
     c->out->row_stack = v;
@@ -540,30 +638,51 @@ static int read_values(rctx_t *c, sc_blk_rd_t *r)
 {
     const int s = SC_BLOCK_SEC_ROW_VALUES;
     uint32_t n = count_of(c, s);
-    uint64_t chunks = sc_blk_uv(r);
+    uint64_t chunks = uv(r);
     if (chunks > sc_blk_left(r) / 2) return bad(c, s, "chunk count");
     uint64_t *rows = alloc(c, chunks, sizeof(uint64_t)), *gcd = alloc(c, chunks, sizeof(uint64_t));
     int64_t *v = alloc(c, n, sizeof(int64_t));
     if (!rows || !gcd || !v) return nomem(c, s);
     uint64_t total = 0;
     for (uint64_t i = 0; i < chunks; i++) {
-        rows[i] = sc_blk_uv(r);
-        gcd[i] = sc_blk_uv(r);
+        rows[i] = uv(r);
+        gcd[i] = uv(r);
         if (rows[i] == 0 || rows[i] > n - total || gcd[i] == 0 || gcd[i] > INT64_MAX) {
             return bad(c, s, "chunk header");
         }
         total += rows[i];
     }
     if (total != n) return bad(c, s, "chunk rows do not add up to the dataset's rows");
-    uint32_t at = 0;
+    sc_blk_rd_t lr = *r; /* a local reader stays in registers */
+    int64_t *out = v;
     for (uint64_t i = 0; i < chunks; i++) {
         int64_t g = (int64_t)gcd[i];
-        for (uint64_t k = 0; k < rows[i]; k++) {
-            int64_t x = sc_blk_unzz(sc_blk_uv(r));
-            if (__builtin_mul_overflow(x, g, &v[at + k])) return bad(c, s, "value overflows");
+        int64_t *chunk_end = out + rows[i];
+        bool small = g <= INT64_MAX / 64;
+        while (out < chunk_end) {
+            if (chunk_end - out >= 8 && ones8(&lr)) {
+                const uint8_t *q = lr.p;
+                if (small) { /* |x| <= 64: x * g cannot overflow */
+#pragma GCC unroll 8
+                    for (unsigned k = 0; k < 8; k++)
+                        out[k] = unzz1(q[k]) * g;
+                } else {
+                    bool over = false;
+                    for (unsigned k = 0; k < 8; k++)
+                        over |= __builtin_mul_overflow(unzz1(q[k]), g, &out[k]);
+                    if (SC_UNLIKELY(over)) return bad(c, s, "value overflows");
+                }
+                lr.p += 8;
+                out += 8;
+                continue;
+            }
+            if (SC_UNLIKELY(__builtin_mul_overflow(zv(&lr), g, out))) {
+                return bad(c, s, "value overflows");
+            }
+            out++;
         }
-        at += (uint32_t)rows[i];
     }
+    *r = lr;
     int rc;
     if ((rc = done(c, s, r)) < 0) return rc;
     c->out->row_value = v;
@@ -602,13 +721,13 @@ static int read_tree(rctx_t *c, sc_blk_rd_t *r)
     if (!v) return nomem(c, s);
     v[0] = (sc_block_node_t){0, UINT32_MAX};
     for (uint32_t i = 1; i <= n; i++) {
-        uint64_t d = sc_blk_uv(r);
+        uint64_t d = uv(r);
         if (d == 0 || d > i) return bad(c, s, "parent");
         v[i].parent = (uint32_t)(i - d);
     }
     uint64_t prev = 0;
     for (uint32_t i = 1; i <= n; i++) {
-        uint64_t x = prev + (uint64_t)sc_blk_unzz(sc_blk_uv(r));
+        uint64_t x = prev + (uint64_t)zv(r);
         if (x >= locs) return bad(c, s, "location index");
         v[i].location = (uint32_t)x;
         prev = x;
@@ -628,18 +747,18 @@ static int read_locations(rctx_t *c, sc_blk_rd_t *r)
     sc_block_location_t *v = alloc(c, n, sizeof(*v));
     if (!v) return nomem(c, s);
     for (uint32_t i = 0; i < n; i++) {
-        uint64_t m = sc_blk_uv(r);
+        uint64_t m = uv(r);
         if (m > maps) return bad(c, s, "mapping index");
         v[i] = (sc_block_location_t){.mapping = (uint32_t)m};
     }
     uint64_t addr = 0;
     for (uint32_t i = 0; i < n; i++) {
-        addr += (uint64_t)sc_blk_unzz(sc_blk_uv(r));
+        addr += (uint64_t)zv(r);
         v[i].address = addr;
     }
     uint64_t lines = 0;
     for (uint32_t i = 0; i < n; i++) {
-        uint64_t x = sc_blk_uv(r);
+        uint64_t x = uv(r);
         lines += x >> 1;
         if (lines > sc_blk_left(r) / 2) return bad(c, s, "line counts");
         v[i].line_off = (uint32_t)(lines - (x >> 1));
@@ -650,12 +769,12 @@ static int read_locations(rctx_t *c, sc_blk_rd_t *r)
     if (!ln) return nomem(c, s);
     uint64_t fn = 0;
     for (uint64_t i = 0; i < lines; i++) {
-        fn += (uint64_t)sc_blk_unzz(sc_blk_uv(r));
+        fn += (uint64_t)zv(r);
         if (fn >= fns) return bad(c, s, "function index");
         ln[i].function = (uint32_t)fn;
     }
     for (uint64_t i = 0; i < lines; i++)
-        ln[i].line = sc_blk_unzz(sc_blk_uv(r));
+        ln[i].line = zv(r);
     int rc;
     if ((rc = done(c, s, r)) < 0) return rc;
     c->out->locations = v;
@@ -674,23 +793,23 @@ static int read_functions(rctx_t *c, sc_blk_rd_t *r)
     if (!v) return nomem(c, s);
     uint64_t x = 0;
     for (uint32_t i = 0; i < n; i++) {
-        x += (uint64_t)sc_blk_unzz(sc_blk_uv(r));
+        x += (uint64_t)zv(r);
         if (x >= strs) return bad(c, s, "name string index");
         v[i].name = (uint32_t)x;
     }
     for (uint32_t i = 0; i < n; i++) {
-        uint64_t y = v[i].name + (uint64_t)sc_blk_unzz(sc_blk_uv(r));
+        uint64_t y = v[i].name + (uint64_t)zv(r);
         if (y >= strs) return bad(c, s, "system name string index");
         v[i].system_name = (uint32_t)y;
     }
     x = 0;
     for (uint32_t i = 0; i < n; i++) {
-        x += (uint64_t)sc_blk_unzz(sc_blk_uv(r));
+        x += (uint64_t)zv(r);
         if (x >= strs) return bad(c, s, "file name string index");
         v[i].filename = (uint32_t)x;
     }
     for (uint32_t i = 0; i < n; i++)
-        v[i].start_line = sc_blk_unzz(sc_blk_uv(r));
+        v[i].start_line = zv(r);
     int rc;
     if ((rc = done(c, s, r)) < 0) return rc;
     c->out->functions = v;
@@ -706,23 +825,23 @@ static int read_mappings(rctx_t *c, sc_blk_rd_t *r)
     sc_block_mapping_t *v = alloc(c, n, sizeof(*v));
     if (!v) return nomem(c, s);
     for (uint32_t i = 0; i < n; i++)
-        v[i] = (sc_block_mapping_t){.memory_start = sc_blk_uv(r)};
+        v[i] = (sc_block_mapping_t){.memory_start = uv(r)};
     for (uint32_t i = 0; i < n; i++)
-        v[i].memory_limit = v[i].memory_start + sc_blk_uv(r);
+        v[i].memory_limit = v[i].memory_start + uv(r);
     for (uint32_t i = 0; i < n; i++)
-        v[i].file_offset = sc_blk_uv(r);
+        v[i].file_offset = uv(r);
     for (uint32_t i = 0; i < n; i++) {
-        uint64_t f = sc_blk_uv(r);
+        uint64_t f = uv(r);
         if (f >= strs) return bad(c, s, "file name string index");
         v[i].filename = (uint32_t)f;
     }
     for (uint32_t i = 0; i < n; i++) {
-        uint64_t b = sc_blk_uv(r);
+        uint64_t b = uv(r);
         if (b >= strs) return bad(c, s, "build id string index");
         v[i].build_id = (uint32_t)b;
     }
     for (uint32_t i = 0; i < n; i++) {
-        uint64_t f = sc_blk_uv(r);
+        uint64_t f = uv(r);
         if (f > 15) return bad(c, s, "flags");
         v[i].flags = (uint32_t)f;
     }

@@ -15,6 +15,7 @@
 #define CHUNK_BYTES     SC_KiB(64)
 #define NODES_MAX       (UINT32_MAX / 2) /* node ids and table slots stay below NONE */
 #define TABLE_SLOTS_MIN 64u
+#define MERGE_AHEAD     16u /* sc_ftree_merge prefetches this many source nodes ahead */
 
 static const char root_name[] = "total";
 
@@ -49,22 +50,26 @@ static int grow(sc_ftree_t *t, void **p, uint32_t *cap, size_t elem, uint64_t ne
 /* ---- child table ------------------------------------------------------------------------------
  */
 
-static inline uint32_t child_hash(uint32_t parent, uint32_t name)
+/* Fibonacci hashing: one multiply by 2^64 / phi, and the top log2(cap) bits of the product (where
+ * every key bit has reached) index the table. One multiply instead of a finaliser's two puts the
+ * probe's load a few cycles earlier; keys are (parent, name) pairs of small dense ids, which this
+ * spreads evenly. shift = 64 - log2(cap). */
+static inline uint32_t child_slot(uint32_t parent, uint32_t name, unsigned shift)
 {
-    /* murmur3's 64-bit finaliser: every key bit reaches the low bits the table uses */
-    uint64_t x = ((uint64_t)parent << 32) | name;
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ULL;
-    x ^= x >> 33;
-    return (uint32_t)x;
+    uint64_t x = (((uint64_t)parent << 32) | name) * 0x9e3779b97f4a7c15ULL;
+    return (uint32_t)(x >> shift);
+}
+
+static inline unsigned ctab_shift(uint32_t cap)
+{
+    SC_DASSERT(cap >= TABLE_SLOTS_MIN && (cap & (cap - 1)) == 0);
+    return 64u - (unsigned)__builtin_ctz(cap);
 }
 
 static void ctab_put(ft_cslot_t *tab, uint32_t cap, uint32_t parent, uint32_t name, uint32_t node)
 {
     uint32_t mask = cap - 1;
-    uint32_t j = child_hash(parent, name) & mask;
+    uint32_t j = child_slot(parent, name, ctab_shift(cap));
     while (tab[j].node != NONE)
         j = (j + 1) & mask;
     tab[j] = (ft_cslot_t){parent, name, node};
@@ -187,12 +192,9 @@ static const char *store_bytes(sc_ftree_t *t, const char *s, size_t n, int *rc)
     return p;
 }
 
-int sc_ftree_name(sc_ftree_t *t, const char *s, size_t n, uint32_t *id)
+/* sc_ftree_name of a name whose hash h (name_hash) is known. */
+static int intern(sc_ftree_t *t, const char *s, size_t n, uint32_t h, uint32_t *id)
 {
-    SC_ASSERT(t);
-    SC_ASSERT(id);
-    if (n > UINT32_MAX) return -SC_E_LIMITED;
-    uint32_t h = name_hash(s, n);
     uint32_t found = find_name(t, s, n, h);
     if (found != NONE) {
         *id = found;
@@ -211,6 +213,14 @@ int sc_ftree_name(sc_ftree_t *t, const char *s, size_t n, uint32_t *id)
     ntab_put(t->ntab, t->ntab_cap, h, nid);
     *id = nid;
     return 0;
+}
+
+int sc_ftree_name(sc_ftree_t *t, const char *s, size_t n, uint32_t *id)
+{
+    SC_ASSERT(t);
+    SC_ASSERT(id);
+    if (n > UINT32_MAX) return -SC_E_LIMITED;
+    return intern(t, s, n, name_hash(s, n), id);
 }
 
 /* ---- life cycle -------------------------------------------------------------------------------
@@ -281,30 +291,23 @@ void sc_ftree_reset(sc_ftree_t *t)
 /* ---- building ---------------------------------------------------------------------------------
  */
 
-int sc_ftree_child(sc_ftree_t *t, uint32_t parent, uint32_t name, uint32_t *node)
+/* sc_ftree_child's insert of the absent child (parent, name), j being the empty slot its probe
+ * ended on. Out of line so that the lookup, the common case once a tree is warm, saves no
+ * registers. */
+__attribute__((noinline)) static int child_add(sc_ftree_t *t, uint32_t parent, uint32_t name,
+                                               uint32_t j, uint32_t *node)
 {
-    SC_DASSERT(parent < t->n_nodes);
-    SC_DASSERT(name < t->n_names);
-    uint32_t mask = t->ctab_cap - 1;
-    uint32_t j = child_hash(parent, name) & mask;
-    for (;; j = (j + 1) & mask) {
-        const ft_cslot_t *s = &t->ctab[j];
-        if (s->node == NONE) break;
-        if (s->parent == parent && s->name == name) {
-            *node = s->node;
-            return 0;
-        }
-    }
-    /* Absent: make room first so that a failure leaves the tree as it was. */
+    /* Make room first so that a failure leaves the tree as it was. */
     int rc;
-    if ((rc = grow(t, (void **)&t->nodes, &t->cap_nodes, sizeof(sc_ftree_node_t),
+    if (t->n_nodes >= t->cap_nodes &&
+        (rc = grow(t, (void **)&t->nodes, &t->cap_nodes, sizeof(sc_ftree_node_t),
                    (uint64_t)t->n_nodes + 1)) < 0) {
         return rc;
     }
     if (t->n_nodes * 4ULL > t->ctab_cap * 3ULL) {
         if ((rc = ctab_reserve(t)) < 0) return rc;
-        mask = t->ctab_cap - 1;
-        j = child_hash(parent, name) & mask;
+        uint32_t mask = t->ctab_cap - 1;
+        j = child_slot(parent, name, ctab_shift(t->ctab_cap));
         while (t->ctab[j].node != NONE)
             j = (j + 1) & mask;
     }
@@ -316,6 +319,21 @@ int sc_ftree_child(sc_ftree_t *t, uint32_t parent, uint32_t name, uint32_t *node
     t->finished = false;
     *node = id;
     return 0;
+}
+
+int sc_ftree_child(sc_ftree_t *t, uint32_t parent, uint32_t name, uint32_t *node)
+{
+    SC_DASSERT(parent < t->n_nodes);
+    SC_DASSERT(name < t->n_names);
+    uint32_t mask = t->ctab_cap - 1;
+    for (uint32_t j = child_slot(parent, name, ctab_shift(t->ctab_cap));; j = (j + 1) & mask) {
+        const ft_cslot_t *s = &t->ctab[j];
+        if (s->parent == parent && s->name == name) { /* an empty slot's key is (NONE, NONE) */
+            *node = s->node;
+            return 0;
+        }
+        if (s->node == NONE) return child_add(t, parent, name, j, node);
+    }
 }
 
 void sc_ftree_add_self(sc_ftree_t *t, uint32_t node, int64_t v)
@@ -345,8 +363,10 @@ int sc_ftree_merge_memo(sc_ftree_t *dst, const sc_ftree_t *src, const uint32_t *
     SC_ASSERT(dst);
     SC_ASSERT(src);
     SC_ASSERT(dst != src);
-    /* Memo: src node -> dst node, then src name -> dst name (NONE until first needed). */
-    size_t need = (size_t)src->n_nodes + src->n_names;
+    /* Memo: src node -> dst node, then src name -> dst name (NONE until first needed), then
+     * each src name's hash, read off src's name table in one pass (every name is in it) rather
+     * than recomputed from its bytes. */
+    size_t need = (size_t)src->n_nodes + 2 * (size_t)src->n_names;
     if (need > dst->scratch_cap) {
         size_t add = (need - dst->scratch_cap) * sizeof(uint32_t);
         if (!fits(dst, add)) return -SC_E_LIMITED;
@@ -358,21 +378,44 @@ int sc_ftree_merge_memo(sc_ftree_t *dst, const sc_ftree_t *src, const uint32_t *
     }
     uint32_t *node_map = dst->scratch;
     uint32_t *name_map = dst->scratch + src->n_nodes;
+    uint32_t *name_h = name_map + src->n_names;
     memset(name_map, 0xff, (size_t)src->n_names * sizeof(uint32_t));
+    for (uint32_t j = 0; j < src->ntab_cap; j++) {
+        const ft_nslot_t *slot = &src->ntab[j];
+        if (slot->id != NONE) name_h[slot->id] = slot->h;
+    }
     node_map[0] = SC_FTREE_ROOT;
     sc_ftree_add_self(dst, SC_FTREE_ROOT, src->nodes[0].self);
-    for (uint32_t i = 1; i < src->n_nodes; i++) {
+    uint32_t n = src->n_nodes;
+    for (uint32_t i = 1; i < n; i++) {
+        /* The child-table probe is a cache miss once dst outgrows the cache: start the one of
+         * node i + MERGE_AHEAD now when its parent is mapped already (mostly: a node's parent
+         * is usually well before it) and its name was seen; else start on the name's bytes. */
+        if (i + MERGE_AHEAD < n) {
+            const sc_ftree_node_t *a = &src->nodes[i + MERGE_AHEAD];
+            uint32_t an = name_map[a->name];
+            if (an == NONE) {
+                __builtin_prefetch(src->names[a->name].p);
+                __builtin_prefetch(&dst->ntab[name_h[a->name] & (dst->ntab_cap - 1)]);
+            } else if (a->parent < i) {
+                uint32_t ap = node_map[a->parent];
+                __builtin_prefetch(&dst->ctab[child_slot(ap, an, ctab_shift(dst->ctab_cap))]);
+                __builtin_prefetch(&dst->nodes[ap], 1);
+            }
+        }
         const sc_ftree_node_t *s = &src->nodes[i];
         SC_DASSERT(s->parent < i);
         uint32_t name = name_map[s->name];
         int rc;
         if (name == NONE) {
             sc_str_t str = src->names[s->name];
-            if ((rc = sc_ftree_name(dst, str.p, str.len, &name)) < 0) return rc;
+            SC_DASSERT(name_h[s->name] == name_hash(str.p, str.len));
+            if ((rc = intern(dst, str.p, str.len, name_h[s->name], &name)) < 0) return rc;
             name_map[s->name] = name;
         }
         if ((rc = sc_ftree_child(dst, node_map[s->parent], name, &node_map[i])) < 0) return rc;
-        sc_ftree_add_self(dst, node_map[i], s->self);
+        /* zero adds nothing (and would touch a node that may be out of the cache) */
+        if (s->self) sc_ftree_add_self(dst, node_map[i], s->self);
     }
     if (memo) *memo = node_map;
     return 0;
