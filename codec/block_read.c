@@ -4,6 +4,7 @@
  * accept a reference it has not range-checked: every failure is -SC_E_CORRUPT naming the
  * dataset, section and field. Everything decoded lives in the caller's arena. */
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -347,8 +348,39 @@ typedef struct {
     sc_arena_t *a;
     sc_err_t *err;
     ZSTD_DCtx *dctx;
+    int own_dctx; /* dctx made for this read (no per-thread one): freed at its end */
     sc_block_data_t *out;
 } rctx_t;
+
+/* One zstd decompression context per thread, kept between reads (creating one per dataset read
+ * cost ~4% of a query over many small objects); the key's destructor frees it when the thread
+ * exits. NULL when the key could not be made or on OOM: the read then uses a context of its own. */
+static pthread_key_t dctx_key;
+static pthread_once_t dctx_once = PTHREAD_ONCE_INIT;
+static int dctx_key_ok;
+
+static void dctx_free(void *p)
+{
+    ZSTD_freeDCtx(p);
+}
+
+static void dctx_key_init(void)
+{
+    dctx_key_ok = pthread_key_create(&dctx_key, dctx_free) == 0;
+}
+
+static ZSTD_DCtx *thread_dctx(void)
+{
+    if (pthread_once(&dctx_once, dctx_key_init) != 0 || !dctx_key_ok) return NULL;
+    ZSTD_DCtx *d = pthread_getspecific(dctx_key);
+    if (d) return d;
+    if (!(d = ZSTD_createDCtx())) return NULL;
+    if (pthread_setspecific(dctx_key, d) != 0) {
+        ZSTD_freeDCtx(d);
+        return NULL;
+    }
+    return d;
+}
 
 static void *alloc(rctx_t *c, uint64_t n, size_t elem)
 {
@@ -389,7 +421,10 @@ static int load(rctx_t *c, int s, const uint8_t *buf, uint64_t buf_off, size_t b
             ZSTD_findFrameCompressedSize(stored, (size_t)sec->len) != sec->len) {
             return bad(c, s, "zstd frame does not match its directory entry");
         }
-        if (!c->dctx && !(c->dctx = ZSTD_createDCtx())) return nomem(c, s);
+        if (!c->dctx && !(c->dctx = thread_dctx())) {
+            if (!(c->dctx = ZSTD_createDCtx())) return nomem(c, s);
+            c->own_dctx = 1;
+        }
         size_t got =
             ZSTD_decompressDCtx(c->dctx, raw, (size_t)sec->raw_len, stored, (size_t)sec->len);
         if (ZSTD_isError(got) || got != sec->raw_len) return bad(c, s, "zstd frame damaged");
@@ -905,7 +940,7 @@ int sc_block_read(const sc_block_dataset_meta_t *dm, uint32_t want, const uint8_
         if (rc == 0) out->sections |= 1u << s;
     }
     if (rc == 0) rc = cross_check(&c);
-    ZSTD_freeDCtx(c.dctx);
+    if (c.own_dctx) ZSTD_freeDCtx(c.dctx);
     if (rc < 0) {
         memset(out, 0, sizeof(*out));
         sc_err_wrapf(err, "dataset %.*s/%.*s", (int)dm->tenant.len, dm->tenant.p,
