@@ -352,6 +352,15 @@ static int new_req(sc_connect_call_t *call, uint32_t n_q, finish_fn finish, qreq
     return 0;
 }
 
+/* The tenant before a request's own checks: a caller without one learns that first (401), as
+ * behind Pyroscope's tenant interceptor. new_req reads it again into the request. */
+static int tenant_first(sc_connect_call_t *call, sc_err_t *err)
+{
+    const sc_querier_t *qr = call->method->ctx;
+    char tenant[SC_TENANT_MAX + 1];
+    return sc_tenant_of_write(call->req, qr->cfg.multitenancy, tenant, err);
+}
+
 static int64_t now_ms(void)
 {
     return sc_clock_wall_ns() / SC_NS_PER_MS;
@@ -599,10 +608,12 @@ static int h_label_names(sc_connect_call_t *call, const ProtobufCMessage *in, sc
 static int h_label_values(sc_connect_call_t *call, const ProtobufCMessage *in, sc_err_t *err)
 {
     const Types__V1__LabelValuesRequest *m = (const Types__V1__LabelValuesRequest *)in;
+    int rc = tenant_first(call, err);
+    if (rc < 0) return rc;
     if (!m->name || !m->name[0]) return sc_errf(err, -SC_E_INVALID, "name is required");
     qreq_t *r;
-    int rc = label_queries(call, m->matchers, m->n_matchers, m->start, m->end, SC_QLABELS_VALUES,
-                           fin_label_values, &r, err);
+    rc = label_queries(call, m->matchers, m->n_matchers, m->start, m->end, SC_QLABELS_VALUES,
+                       fin_label_values, &r, err);
     if (rc < 0) return rc;
     for (uint32_t i = 0; i < r->n_q; i++)
         r->q[i].label_name = str_of(m->name);
@@ -1007,11 +1018,13 @@ out:
 static int h_diff(sc_connect_call_t *call, const ProtobufCMessage *in, sc_err_t *err)
 {
     const Querier__V1__DiffRequest *m = (const Querier__V1__DiffRequest *)in;
+    int rc = tenant_first(call, err);
+    if (rc < 0) return rc;
     if (!m->left || !m->right) {
         return sc_errf(err, -SC_E_INVALID, "left and right queries are required");
     }
     qreq_t *r;
-    int rc = new_req(call, 2, fin_diff, &r, err);
+    rc = new_req(call, 2, fin_diff, &r, err);
     if (rc < 0) return rc;
     const Querier__V1__SelectMergeStacktracesRequest *side[2] = {m->left, m->right};
     int64_t max_nodes = 0;
@@ -1268,8 +1281,9 @@ static int h_analyze(sc_connect_call_t *call, const ProtobufCMessage *in, sc_err
 
 static int h_heatmap(sc_connect_call_t *call, const ProtobufCMessage *in, sc_err_t *err)
 {
-    (void)call;
     (void)in;
+    int rc = tenant_first(call, err);
+    if (rc < 0) return rc;
     return sc_errf(err, -SC_E_METHOD, "SelectHeatmap is not implemented by this server");
 }
 

@@ -736,13 +736,24 @@ static int check_name(sc_str_t name, sc_err_t *err)
     return 0;
 }
 
+/* The tenant before the request's own checks: a caller without one learns that first (401), as
+ * behind Pyroscope's tenant interceptor. */
+static int tenant_first(sc_connect_call_t *call, sc_err_t *err)
+{
+    const sc_settings_t *s = call->method->ctx;
+    char tenant[SC_TENANT_MAX + 1];
+    return sc_tenant_of_write(call->req, s->cfg.multitenancy, tenant, err);
+}
+
 static int m_set(sc_connect_call_t *call, const ProtobufCMessage *in, sc_err_t *err)
 {
     const Settings__V1__SetSettingsRequest *r = (const Settings__V1__SetSettingsRequest *)in;
+    int rc = tenant_first(call, err);
+    if (rc < 0) return rc;
     if (!r->setting) return sc_errf(err, -SC_E_INVALID, "no setting values provided");
     sc_str_t name = str_of(r->setting->name);
     if (name.len == 0) return sc_errf(err, -SC_E_INVALID, "setting name is required");
-    int rc = check_name(name, err);
+    rc = check_name(name, err);
     if (rc < 0) return rc;
     int64_t at = r->setting->modifiedat;
     if (at <= 0) at = sc_clock_wall_ns() / 1000000;
@@ -752,9 +763,11 @@ static int m_set(sc_connect_call_t *call, const ProtobufCMessage *in, sc_err_t *
 static int m_delete(sc_connect_call_t *call, const ProtobufCMessage *in, sc_err_t *err)
 {
     const Settings__V1__DeleteSettingsRequest *r = (const Settings__V1__DeleteSettingsRequest *)in;
+    int rc = tenant_first(call, err);
+    if (rc < 0) return rc;
     sc_str_t name = str_of(r->name);
     if (name.len == 0) return sc_errf(err, -SC_E_INVALID, "setting name is required");
-    int rc = check_name(name, err);
+    rc = check_name(name, err);
     if (rc < 0) return rc;
     return start(call, OP_DELETE, name, str_of(NULL), 0, err);
 }
