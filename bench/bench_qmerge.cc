@@ -29,6 +29,7 @@
 #include <libdeflate.h>
 
 #include "bench_corpus.h"
+#include "bench_pprof_corpus.h"
 
 extern "C" {
 #include "codec/block.h"
@@ -55,44 +56,8 @@ sc_str_t S(const char *s)
     return sc_str_t{s, static_cast<uint32_t>(std::strlen(s))};
 }
 
-// A corpus pprof, decoded (the normalised profile is made per push: labels differ per pod).
-struct Prof {
-    std::vector<uint8_t> raw;
-    sc_arena_t arena;
-    sc_profile_t p;
-    Prof()
-    {
-        sc_arena_init(&arena, SC_MiB(1), 0);
-    }
-    ~Prof()
-    {
-        sc_arena_free(&arena);
-    }
-};
-
-std::unique_ptr<Prof> load(const std::string &path)
-{
-    std::vector<uint8_t> stored;
-    if (!read_all(corpus_dir() + "/" + path, &stored)) return nullptr;
-    auto f = std::make_unique<Prof>();
-    if (stored.size() > 2 && stored[0] == 0x1f && stored[1] == 0x8b) {
-        libdeflate_decompressor *dec = libdeflate_alloc_decompressor();
-        f->raw.resize(stored.size() * 64 + 4096);
-        size_t len = 0;
-        libdeflate_result r = libdeflate_gzip_decompress(dec, stored.data(), stored.size(),
-                                                         f->raw.data(), f->raw.size(), &len);
-        libdeflate_free_decompressor(dec);
-        if (r != LIBDEFLATE_SUCCESS) return nullptr;
-        f->raw.resize(len);
-    } else {
-        f->raw = stored;
-    }
-    sc_err_t err;
-    if (sc_pprof_decode(f->raw.data(), f->raw.size(), &f->arena, nullptr, &f->p, &err) != 0) {
-        return nullptr;
-    }
-    return f;
-}
+using sc_bench::load_pprof;
+using sc_bench::Prof;
 
 // Push f n times into d: push i is pod (i % pods) at kNow + (i / pods) * kStep.
 // The first push sets *ptype and *sel_rows (profile type and rows of the sample type named type).
@@ -336,7 +301,7 @@ uint64_t selected_rows(Work *w)
 std::unique_ptr<Work> make_work(const std::string &name, const std::string &path, const char *type,
                                 uint64_t rows_min, int pushes_min, int pods)
 {
-    std::unique_ptr<Prof> f = load(path);
+    std::unique_ptr<Prof> f = load_pprof(path);
     if (!f) return nullptr;
     auto w = std::make_unique<Work>();
     w->name = name;

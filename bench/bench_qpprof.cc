@@ -27,6 +27,7 @@
 #include <libdeflate.h>
 
 #include "bench_corpus.h"
+#include "bench_pprof_corpus.h"
 
 extern "C" {
 #include "codec/block.h"
@@ -53,43 +54,8 @@ sc_str_t S(const char *s)
     return sc_str_t{s, static_cast<uint32_t>(std::strlen(s))};
 }
 
-struct Prof {
-    std::vector<uint8_t> raw;
-    sc_arena_t arena;
-    sc_profile_t p;
-    Prof()
-    {
-        sc_arena_init(&arena, SC_MiB(1), 0);
-    }
-    ~Prof()
-    {
-        sc_arena_free(&arena);
-    }
-};
-
-std::unique_ptr<Prof> load(const std::string &path)
-{
-    std::vector<uint8_t> stored;
-    if (!read_all(corpus_dir() + "/" + path, &stored)) return nullptr;
-    auto f = std::make_unique<Prof>();
-    if (stored.size() > 2 && stored[0] == 0x1f && stored[1] == 0x8b) {
-        libdeflate_decompressor *dec = libdeflate_alloc_decompressor();
-        f->raw.resize(stored.size() * 64 + 4096);
-        size_t len = 0;
-        libdeflate_result r = libdeflate_gzip_decompress(dec, stored.data(), stored.size(),
-                                                         f->raw.data(), f->raw.size(), &len);
-        libdeflate_free_decompressor(dec);
-        if (r != LIBDEFLATE_SUCCESS) return nullptr;
-        f->raw.resize(len);
-    } else {
-        f->raw = stored;
-    }
-    sc_err_t err;
-    if (sc_pprof_decode(f->raw.data(), f->raw.size(), &f->arena, nullptr, &f->p, &err) != 0) {
-        return nullptr;
-    }
-    return f;
-}
+using sc_bench::load_pprof;
+using sc_bench::Prof;
 
 // A dataset of n pushes of one profile (pod i % 10, 15 s apart per pod), sealed and decoded.
 struct Work {
@@ -361,7 +327,7 @@ int main(int argc, char **argv)
     };
     static std::vector<std::unique_ptr<Work>> works;
     for (const Spec &s : specs) {
-        std::unique_ptr<Prof> f = load(s.path);
+        std::unique_ptr<Prof> f = load_pprof(s.path);
         if (!f) continue;
         auto w = std::make_unique<Work>();
         w->name = s.name;
